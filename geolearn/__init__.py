@@ -1,0 +1,18 @@
+"""geolearn: physics-informed learned inversion for geophysics.
+
+Subpackages (see DESIGN notes in the README):
+
+- :mod:`geolearn.operators` — torch-native LinearOperator core, composition, verification.
+- :mod:`geolearn.solvers` — proximal operators, ISTA/FISTA, Tikhonov (CG and closed form).
+- :mod:`geolearn.learned` — unrolled and learned iterative schemes, PnP, DEQ, training.
+- :mod:`geolearn.wave` — Devito acoustic wave operators as PyTorch operators.
+- :mod:`geolearn.io` — SEG-Y surveys, volumes and models; dataset manifests.
+- :mod:`geolearn.parallel` — shot-parallel execution on Dask.
+- :mod:`geolearn.workflows` — modelling, RTM, LSRTM, FWI, checkpoint/resume.
+- :mod:`geolearn.viz` — matplotlib figures.
+"""
+
+from geolearn import errors
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "errors"]

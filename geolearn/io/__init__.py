@@ -1,0 +1,1 @@
+"""geolearn.io (see module docstrings)."""

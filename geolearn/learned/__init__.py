@@ -1,0 +1,1 @@
+"""geolearn.learned (see module docstrings)."""

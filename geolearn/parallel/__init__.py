@@ -1,0 +1,1 @@
+"""geolearn.parallel (see module docstrings)."""

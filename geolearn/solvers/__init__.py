@@ -1,0 +1,1 @@
+"""geolearn.solvers (see module docstrings)."""

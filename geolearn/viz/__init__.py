@@ -1,0 +1,1 @@
+"""geolearn.viz (see module docstrings)."""

@@ -1,0 +1,1 @@
+"""geolearn.wave (see module docstrings)."""

@@ -1,0 +1,1 @@
+"""geolearn.workflows (see module docstrings)."""
