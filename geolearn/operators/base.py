@@ -130,7 +130,7 @@ class LinearOperator:
         return self.apply(other)
 
     @property
-    def T(self) -> LinearOperator:  # noqa: N802 - the mathematical name
+    def T(self) -> LinearOperator:
         """The adjoint as an operator (a view; no copy)."""
         return AdjointOperator(self)
 
@@ -233,7 +233,7 @@ class AdjointOperator(LinearOperator):
         return self.op._forward(y)
 
     @property
-    def T(self) -> LinearOperator:  # noqa: N802
+    def T(self) -> LinearOperator:
         return self.op
 
     H = T

@@ -16,15 +16,15 @@ from geolearn.errors import ShapeError
 from geolearn.operators.base import LinearOperator
 
 __all__ = [
-    "SumOperator",
-    "ScaledOperator",
-    "ProductOperator",
-    "NormalOperator",
-    "VStack",
     "HStack",
-    "vstack",
-    "hstack",
+    "NormalOperator",
+    "ProductOperator",
+    "ScaledOperator",
+    "SumOperator",
+    "VStack",
     "block",
+    "hstack",
+    "vstack",
 ]
 
 
@@ -61,7 +61,9 @@ class ScaledOperator(LinearOperator):
     def __init__(self, op: LinearOperator, scalar: float) -> None:
         if isinstance(scalar, torch.Tensor):
             if scalar.numel() != 1:
-                raise ShapeError(f"an operator can be scaled by a scalar only, got shape {tuple(scalar.shape)}")
+                raise ShapeError(
+                    f"an operator can be scaled by a scalar only, got shape {tuple(scalar.shape)}"
+                )
             scalar = float(scalar)
         if not isinstance(scalar, (int, float)) or not math.isfinite(scalar):
             raise ValueError(f"operator scale must be a finite real number, got {scalar!r}")

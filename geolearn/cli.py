@@ -1,0 +1,77 @@
+"""The ``geolearn`` command.
+
+Every sub-command calls public functions of the library; this module only parses arguments,
+reports progress and turns errors into a one-line reason with a non-zero exit status
+(the full traceback is shown with ``geolearn --debug ...``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geolearn.errors import GeolearnError
+
+__all__ = ["main"]
+
+log = logging.getLogger("geolearn.cli")
+
+# Exceptions that mean "bad input", reported in one line; anything else is a bug and keeps its traceback.
+_USER_ERRORS = (GeolearnError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _USER_ERRORS as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"geolearn: error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars; warnings and errors only.")
+@click.version_option(package_name="geolearn")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """geolearn: physics-informed learned inversion with Devito wave operators in PyTorch."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(debug=debug, quiet=quiet)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _progress(ctx: click.Context) -> bool:
+    return not ctx.obj.get("quiet", False)
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("outputs/demo"),
+    show_default=True,
+    help="Directory for the demo's outputs.",
+)
+@click.pass_context
+def demo(ctx: click.Context, output: Path) -> None:
+    """Run the demonstration and write its outputs and figures to OUTPUT."""
+    from geolearn.workflows.demo import run_demo
+
+    summary = run_demo(output, progress=_progress(ctx))
+    click.echo(summary)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

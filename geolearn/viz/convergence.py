@@ -1,0 +1,73 @@
+"""Convergence figures: objective or error against iteration (or cost) for several methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["plot_convergence", "save_figure"]
+
+
+def plot_convergence(
+    curves: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "iteration",
+    ylabel: str = "objective",
+    logy: bool = True,
+    x: Mapping[str, Sequence[float]] | None = None,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
+    """Plot one curve per method.
+
+    Parameters
+    ----------
+    curves : mapping of str to sequence of float
+        Method label to values per iteration (e.g. objective or relative model error).
+    xlabel, ylabel : str
+        Axis labels.
+    logy : bool
+        Logarithmic y axis (for positive values such as objective gaps).
+    x : mapping of str to sequence of float, optional
+        Abscissae per method (e.g. cumulative number of wave-equation solves); iteration
+        index 1, 2, ... when omitted.
+    title : str, optional
+        Figure title.
+    ax : matplotlib Axes, optional
+        Axes to draw into; a new figure is created when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    else:
+        fig = ax.figure
+    for label, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        xs = np.asarray(x[label], dtype=float) if x is not None else np.arange(1, values.size + 1)
+        ax.plot(xs, values, label=label, lw=1.5)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def save_figure(fig: plt.Figure, path: str | Path, *, dpi: int = 120) -> Path:
+    """Save ``fig`` as PNG atomically (temporary name, then rename) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
