@@ -4,6 +4,8 @@ The only subpackage that imports segyio. Units at its interface are SI (metres, 
 microseconds, milliseconds and scaled integer coordinates are converted here.
 """
 
+from geolearn.io.datasets import Dataset, available_datasets, load_dataset, load_manifest
+from geolearn.io.inspection import InspectionReport, inspect, save_inspection_figures
 from geolearn.io.layout import SAMPLE_FORMATS, HeaderMapping, apply_scalar, ibm_to_float
 from geolearn.io.segyfile import SegyFile
 from geolearn.io.survey import Shot, ShotDataset, Survey, read_survey
@@ -12,7 +14,9 @@ from geolearn.io.writers import write_image, write_model, write_survey
 
 __all__ = [
     "SAMPLE_FORMATS",
+    "Dataset",
     "HeaderMapping",
+    "InspectionReport",
     "SegyFile",
     "Shot",
     "ShotDataset",
@@ -20,10 +24,15 @@ __all__ = [
     "VelocityModel",
     "Volume",
     "apply_scalar",
+    "available_datasets",
     "ibm_to_float",
+    "inspect",
+    "load_dataset",
+    "load_manifest",
     "read_model",
     "read_survey",
     "read_volume",
+    "save_inspection_figures",
     "write_image",
     "write_model",
     "write_survey",
