@@ -1,0 +1,189 @@
+"""Wave-equation linear operators: Born modelling J (adjoint = RTM), wavelet modelling, interpolation.
+
+Each is a :class:`geolearn.operators.LinearOperator`, so solvers, learned schemes and
+``dot_test`` use them like any other operator. Tensors on a CUDA device are copied to the
+CPU for Devito and the results copied back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from geolearn.errors import ConfigError, GeometryError
+from geolearn.operators import LinearOperator
+from geolearn.wave.geometry import Geometry
+from geolearn.wave.model import Model
+from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
+
+logger = logging.getLogger("geolearn.wave.linear")
+
+__all__ = ["BornOperator", "PointInterpolation", "SourceModeling"]
+
+PARAMETRIZATIONS = ("velocity", "slowness2")
+
+
+def _np(x: torch.Tensor, dtype: Any) -> np.ndarray:
+    return x.detach().cpu().numpy().astype(dtype)
+
+
+class BornOperator(LinearOperator):
+    """Born modelling ``J(v0)``, the Jacobian of :class:`~geolearn.wave.WaveModeling` at ``v0``.
+
+    Domain: a model perturbation on the model grid, ``(nx, nz)`` / ``(nx, ny, nz)``: a
+    velocity perturbation in m/s (``parametrization="velocity"``, default, so that
+    ``F(v0 + δv) ≈ F(v0) + J δv``) or a squared-slowness perturbation in s²/m²
+    (``"slowness2"``). Range: records ``(n_shots, max_receivers, nt)``, zero-padded where a
+    shot has fewer receivers; the adjoint ignores (restricts away) the padded traces.
+
+    The adjoint ``Jᵀ`` is reverse-time migration with the zero-lag imaging condition
+    ``-Σ_t q(t+dt) ∂²u(t)`` (``q`` the back-propagated receiver wavefield), mapped to the
+    domain's parametrisation. Each adjoint call re-runs the background forward per shot.
+
+    Parameters
+    ----------
+    model : Model
+        Grid and propagation settings; ``velocity`` defaults to ``model.vp``.
+    geometry : Geometry
+        Acquisition and wavelets.
+    velocity : torch.Tensor, optional
+        Background ``v0`` in m/s, ``model.shape``.
+    parametrization : {"velocity", "slowness2"}
+        Meaning of the domain (see above).
+    progress : bool
+        tqdm bar over shots.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        geometry: Geometry,
+        velocity: torch.Tensor | None = None,
+        *,
+        parametrization: str = "velocity",
+        progress: bool = False,
+    ) -> None:
+        if parametrization not in PARAMETRIZATIONS:
+            raise ConfigError(f"parametrization must be one of {PARAMETRIZATIONS}, got {parametrization!r}")
+        super().__init__(model.shape, geometry.record_shape, dtype=model.dtype)
+        self.model, self.geometry = model, geometry
+        self.parametrization, self.progress = parametrization, progress
+        v0 = model.vp if velocity is None else velocity
+        self.solver, vp = make_solver(model, geometry, v0)
+        # d(Devito squared slowness)/d(domain variable), on the model grid.
+        self.scale = dm_dv(vp) if parametrization == "velocity" else np.full(vp.shape, 1e6)
+
+    def _shots(self, what: str) -> Any:
+        n = self.geometry.n_shots
+        return tqdm(range(n), desc=what, disable=not self.progress or n == 1, leave=False)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, geo = self.solver, self.geometry
+        w = geo.wavelets.numpy().astype(s.dtype)
+        xs = _np(x, np.float64)
+        out = np.zeros((x.shape[0], *self.range_shape), dtype=s.dtype)
+        for i in self._shots("Born"):
+            src, rec = shot_coords(self.model, geo, i)
+            for b in range(x.shape[0]):
+                dm = self.model.pad_zero(xs[b] * self.scale).astype(s.dtype)
+                out[b, i, : rec.shape[0]] = s.born(src, w[i], rec, dm)
+        return torch.as_tensor(out).to(device=x.device)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        s, geo = self.solver, self.geometry
+        w = geo.wavelets.numpy().astype(s.dtype)
+        ys = _np(y, s.dtype)
+        out = np.zeros((y.shape[0], *self.model.padded_shape))
+        for i in self._shots("RTM"):
+            src, rec = shot_coords(self.model, geo, i)
+            _, snaps = s.forward(src, w[i], rec, save=1)
+            for b in range(y.shape[0]):
+                gm, _ = s.adjoint(src, rec, ys[b, i, : rec.shape[0]], snaps)
+                out[b] += gm
+        img = np.stack([self.model.crop(o) * self.scale for o in out])
+        return torch.as_tensor(img, dtype=self.dtype, device=y.device)
+
+
+class SourceModeling(LinearOperator):
+    """Wavelets to records at fixed velocity: source injection, propagation, receiver sampling.
+
+    Domain ``(n_shots, nt)`` (one wavelet per shot), range ``(n_shots, max_receivers, nt)``.
+    The adjoint back-propagates records and samples them at the sources.
+
+    Parameters
+    ----------
+    model, geometry
+        As in :class:`BornOperator`.
+    velocity : torch.Tensor, optional
+        Velocity in m/s (default ``model.vp``).
+    """
+
+    def __init__(self, model: Model, geometry: Geometry, velocity: torch.Tensor | None = None) -> None:
+        super().__init__((geometry.n_shots, geometry.nt), geometry.record_shape, dtype=model.dtype)
+        self.model, self.geometry = model, geometry
+        self.solver, _ = make_solver(model, geometry, model.vp if velocity is None else velocity)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, xs = self.solver, _np(x, self.solver.dtype)
+        out = np.zeros((x.shape[0], *self.range_shape), dtype=s.dtype)
+        for i in range(self.geometry.n_shots):
+            src, rec = shot_coords(self.model, self.geometry, i)
+            for b in range(x.shape[0]):
+                out[b, i, : rec.shape[0]] = s.forward(src, xs[b, i], rec)[0]
+        return torch.as_tensor(out).to(device=x.device)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        s, ys = self.solver, _np(y, self.solver.dtype)
+        out = np.zeros((y.shape[0], *self.domain_shape), dtype=s.dtype)
+        for i in range(self.geometry.n_shots):
+            src, rec = shot_coords(self.model, self.geometry, i)
+            for b in range(y.shape[0]):
+                out[b, i] = s.adjoint(src, rec, ys[b, i, : rec.shape[0]])[1]
+        return torch.as_tensor(out).to(device=y.device)
+
+
+class PointInterpolation(LinearOperator):
+    """Multilinear interpolation of a model-grid field at off-grid points (Devito's sparse ops).
+
+    Domain ``model.shape``, range ``(n_points,)``. The adjoint is Devito's injection, the
+    operation that puts sources into (and receiver data back into) the wavefield.
+
+    Parameters
+    ----------
+    model : Model
+        Grid (velocity unused).
+    points : array_like
+        ``(n_points, ndim)`` coordinates in metres, inside the model.
+    """
+
+    def __init__(self, model: Model, points: np.ndarray) -> None:
+        pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        if pts.shape[-1] != model.ndim:
+            raise GeometryError(f"points must have shape (n, {model.ndim}); got {pts.shape}")
+        inside = model.contains(pts)
+        if not inside.all():
+            i = int(np.argmin(inside))
+            raise GeometryError(f"point {i} at {tuple(pts[i].tolist())} m lies outside the model")
+        super().__init__(model.shape, pts.shape[0], dtype=model.dtype)
+        self.model, self.points = model, model.to_grid(pts)
+        self.solver = make_solver(model, _NoGeometry(), model.vp)[0]
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.solver
+        out = [s.interpolate(self.points, self.model.pad_zero(f)) for f in _np(x, s.dtype)]
+        return torch.as_tensor(np.stack(out)).to(device=x.device)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        s = self.solver
+        out = [self.model.crop(s.inject(self.points, p)) for p in _np(y, s.dtype)]
+        return torch.as_tensor(np.stack(out)).to(device=y.device)
+
+
+class _NoGeometry:
+    """Stand-in for interpolation, which has no time axis (dt only needs to be stable)."""
+
+    dt = 0.0
