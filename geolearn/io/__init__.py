@@ -6,14 +6,23 @@ microseconds, milliseconds and scaled integer coordinates are converted here.
 
 from geolearn.io.datasets import Dataset, available_datasets, load_dataset, load_manifest
 from geolearn.io.inspection import InspectionReport, inspect, save_inspection_figures
-from geolearn.io.layout import SAMPLE_FORMATS, HeaderMapping, apply_scalar, ibm_to_float
+from geolearn.io.layout import (
+    SAMPLE_FORMATS,
+    TRACE_FIELDS,
+    HeaderMapping,
+    apply_scalar,
+    decode_samples,
+    ibm_to_float,
+    sample_format_name,
+)
 from geolearn.io.segyfile import SegyFile
 from geolearn.io.survey import Shot, ShotDataset, Survey, read_survey
 from geolearn.io.volume import VelocityModel, Volume, read_model, read_volume
-from geolearn.io.writers import write_image, write_model, write_survey
+from geolearn.io.writers import choose_scalar, write_image, write_model, write_survey
 
 __all__ = [
     "SAMPLE_FORMATS",
+    "TRACE_FIELDS",
     "Dataset",
     "HeaderMapping",
     "InspectionReport",
@@ -25,6 +34,8 @@ __all__ = [
     "Volume",
     "apply_scalar",
     "available_datasets",
+    "choose_scalar",
+    "decode_samples",
     "ibm_to_float",
     "inspect",
     "load_dataset",
@@ -32,6 +43,7 @@ __all__ = [
     "read_model",
     "read_survey",
     "read_volume",
+    "sample_format_name",
     "save_inspection_figures",
     "write_image",
     "write_model",

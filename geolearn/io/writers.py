@@ -23,7 +23,7 @@ import segyio
 
 from geolearn.errors import ConfigError, GeometryError, ModelError, SegyFormatError, ShapeError
 
-__all__ = ["write_image", "write_model", "write_survey"]
+__all__ = ["choose_scalar", "write_image", "write_model", "write_survey"]
 
 log = logging.getLogger("geolearn.io.writers")
 
