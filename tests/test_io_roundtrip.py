@@ -177,3 +177,24 @@ def test_marmousi_raw_model(data_dir, tmp_path):
     m.values.T.astype(">f4").tofile(raw)
     same = read_model(raw, shape=(1601, 401), spacing=(7.5, 7.5), byte_order=">", axis_order="zx")
     np.testing.assert_array_equal(same.values, m.values)
+
+
+def test_survey_from_wave_geometry_round_trips(tmp_path):
+    from geolearn.wave import Geometry, Model
+
+    model = Model(np.full((101, 51), 1500.0, np.float32), (10.0, 10.0), dtype=torch.float64)
+    rec = np.column_stack([np.linspace(20.0, 980.0, 25), np.full(25, 12.5)])
+    geom = Geometry(model, [[200.0, 5.0], [750.25, 7.5]], [rec, rec[::2]], tn=0.3, dt=0.001, f0=10.0)
+    data = [
+        np.random.default_rng(i).standard_normal((len(r), geom.nt)).astype(np.float32)
+        for i, r in enumerate(geom.rec_positions)
+    ]
+    s = read_survey(
+        write_survey(tmp_path / "geom.sgy", data, geom.src_positions, geom.rec_positions, geom.dt)
+    )
+    assert (s.nt, s.dt, s.t0) == (geom.nt, geom.dt, 0.0)
+    for i in range(geom.n_shots):
+        src, r = s.model_positions(i)
+        np.testing.assert_array_equal(src, geom.src_positions[i])
+        np.testing.assert_array_equal(r, geom.rec_positions[i])
+        np.testing.assert_array_equal(s.read(i), data[i])
