@@ -64,12 +64,19 @@ def _progress(ctx: click.Context) -> bool:
     show_default=True,
     help="Directory for the demo's outputs.",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(["seismic", "sparse"]),
+    default="seismic",
+    show_default=True,
+    help="seismic: Marmousi survey -> RTM, LSRTM, FWI; sparse: ISTA vs FISTA on a LASSO problem.",
+)
 @click.pass_context
-def demo(ctx: click.Context, output: Path) -> None:
+def demo(ctx: click.Context, output: Path, kind: str) -> None:
     """Run the demonstration and write its outputs and figures to OUTPUT."""
     from geolearn.workflows.demo import run_demo
 
-    summary = run_demo(output, progress=_progress(ctx))
+    summary = run_demo(output, kind=kind, progress=_progress(ctx))
     click.echo(summary)
 
 
