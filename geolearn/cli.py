@@ -28,6 +28,12 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # Keep usage problems (missing file, bad option value) to one line as well.
+            name = exc.ctx.command_path if exc.ctx else "geolearn"
+            hint = f" (see: {name} --help)"
+            click.echo(f"geolearn: error: {exc.format_message()}{hint}", err=True)
+            ctx.exit(2)
         except _USER_ERRORS as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -78,6 +84,43 @@ def demo(ctx: click.Context, output: Path, kind: str) -> None:
 
     summary = run_demo(output, kind=kind, progress=_progress(ctx))
     click.echo(summary)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    default="field_record",
+    show_default=True,
+    help="Trace-header field that groups traces into shots (a name, a byte position, or source_xy).",
+)
+@click.option(
+    "--z-positive",
+    type=click.Choice(["up", "down"]),
+    default="up",
+    show_default=True,
+    help="Sign convention of the file's elevation fields.",
+)
+@click.option(
+    "--figures",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write acquisition.png and a shot-gather PNG into this directory.",
+)
+@click.option("--shot", type=int, default=0, show_default=True, help="Shot (0-based) for the gather figure.")
+@click.pass_context
+def inspect(
+    ctx: click.Context, file: Path, key: str, z_positive: str, figures: Path | None, shot: int
+) -> None:
+    """Summarise the SEG-Y FILE: traces, shots, format, time axis, extents, anomalies."""
+    from geolearn.io import inspect as inspect_segy
+
+    key_arg: str | int = int(key) if key.isdigit() else key
+    report = inspect_segy(file, key=key_arg, z_positive=z_positive, progress=_progress(ctx))
+    click.echo(str(report))
+    if figures is not None:
+        for name, path in report.save_figures(figures, shot=shot).items():
+            click.echo(f"{name} figure: {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover
