@@ -1,0 +1,63 @@
+"""The `geolearn` command: outputs, exit status and one-line errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from geolearn.cli import main
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("geolearn: error:")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_demo_sparse_writes_plot_and_fista_is_faster(runner, tmp_path):
+    result = runner.invoke(main, ["-q", "demo", "--kind", "sparse", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sparse_convergence.png").stat().st_size > 10_000
+    counts = dict(re.findall(r"(ISTA|FISTA)\s*: final objective [\d.]+; (\d+) iterations", result.stdout))
+    assert int(counts["FISTA"]) < int(counts["ISTA"])
+
+
+def test_inspect_reference_survey_and_figures(runner, data_dir, tmp_path):
+    segy = data_dir / "judi-shots" / "unit_test_shot_records_2.segy"
+    result = runner.invoke(
+        main, ["-q", "inspect", str(segy), "--z-positive", "down", "--figures", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"shots\s+2 \(120\.\.120 receivers", result.stdout)
+    assert "dt=2 ms" in result.stdout
+    assert (tmp_path / "acquisition.png").exists() and (tmp_path / "gather_0.png").exists()
+
+
+def test_inspect_truncated_file_is_one_line_error(runner, data_dir):
+    line = _one_line_error(
+        runner.invoke(main, ["-q", "inspect", str(data_dir / "segyio-testdata" / "broken.sgy")])
+    )
+    assert "SegyFormatError" in line and "broken.sgy" in line
+
+
+def test_missing_file_is_one_line_error(runner, tmp_path):
+    line = _one_line_error(runner.invoke(main, ["inspect", str(tmp_path / "nope.sgy")]))
+    assert "does not exist" in line
+
+
+def test_debug_shows_traceback(runner, data_dir):
+    result = runner.invoke(
+        main, ["--debug", "-q", "inspect", str(data_dir / "segyio-testdata" / "broken.sgy")]
+    )
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "SegyFormatError"
