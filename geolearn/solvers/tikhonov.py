@@ -75,7 +75,8 @@ def tikhonov_cg(
     x0 : torch.Tensor, optional
         Warm start, ``(*batch, *A.domain_shape)`` or ``A.domain_shape``; default zeros.
     max_iter : int, optional
-        Iteration cap; default the number of unknowns (CG's finite termination in exact arithmetic).
+        Iteration cap; default twice the number of unknowns (n steps suffice in exact arithmetic;
+        round-off on ill-conditioned systems needs more).
     tol : float, default 1e-10
         Stop when ``‖Aᵀy − (AᵀA + λLᵀL)x‖ <= tol ‖Aᵀy‖`` for every problem.
 
@@ -87,7 +88,7 @@ def tikhonov_cg(
     """
     obj = _setup(A, y, lam, reg_operator)
     n_unknowns = A.shape[1]
-    max_iter = n_unknowns if max_iter is None else int(max_iter)
+    max_iter = 2 * n_unknowns if max_iter is None else int(max_iter)
     if max_iter < 1 or not (tol >= 0 and math.isfinite(tol)):
         raise ValueError(f"need max_iter >= 1 and finite tol >= 0, got max_iter={max_iter}, tol={tol}")
     Lop = reg_operator
