@@ -51,7 +51,8 @@ class Model:
     free_surface : bool
         Pressure-free surface at the top of the model (``z = origin[-1]``), image method.
     boundary : {"damp", "poly"}
-        Absorbing profile (see :mod:`geolearn.wave.boundary`).
+        Absorbing profile (see :mod:`geolearn.wave.boundary`); "poly" (default) reflects about
+        4x less than Devito's "damp" (measured: 1.6% vs 7.0% of the direct wave at nbl=30).
     dtype : torch.dtype, optional
         float32 (default) or float64; the precision of the generated operators.
 
@@ -71,7 +72,7 @@ class Model:
         nbl: int = 40,
         space_order: int = 8,
         free_surface: bool = False,
-        boundary: str = "damp",
+        boundary: str = "poly",
         dtype: torch.dtype | None = None,
     ) -> None:
         self.dtype = dtype if dtype is not None else torch.get_default_dtype()
@@ -99,6 +100,9 @@ class Model:
         self.free_surface = bool(free_surface)
         self.boundary = boundary
         self.vp = torch.as_tensor(self.validate(vp_np), dtype=self.dtype)
+        # The damping is fixed by the reference velocity so that it does not depend on the
+        # velocity being modelled (gradients then need no damping term).
+        self._damp = damping(self.boundary, self._pad_m(vp_np), self.pads, self.spacing, self.nbl)
 
     # ------------------------------------------------------------------ geometry of the grid
     @property
@@ -193,12 +197,16 @@ class Model:
         return ppw
 
     # ------------------------------------------------------------------ Devito-side arrays
-    def padded_slowness(self, vp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Padded squared slowness (s/km)² and damping, both in the model's NumPy dtype."""
+    def _pad_m(self, vp: np.ndarray) -> np.ndarray:
         npdtype = np.float32 if self.dtype == torch.float32 else np.float64
-        m = (1.0 / (vp / 1000.0) ** 2).astype(npdtype)
-        m_pad = np.pad(m, self.pads, mode="edge")
-        return m_pad, damping(self.boundary, m_pad, self.pads, self.spacing, self.nbl)
+        return np.pad((1.0 / (vp / 1000.0) ** 2).astype(npdtype), self.pads, mode="edge")
+
+    def padded_slowness(self, vp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Padded squared slowness (s/km)² of ``vp`` (m/s) and the model's fixed damping.
+
+        The damping comes from the model's reference velocity ``self.vp``, not from ``vp``.
+        """
+        return self._pad_m(vp), self._damp
 
     def crop(self, field: np.ndarray) -> np.ndarray:
         """Cut the physical model out of a padded-grid array."""
