@@ -20,7 +20,6 @@ def gradient_like(shot: int, model: np.ndarray) -> tuple[float, np.ndarray]:
     rng = np.random.default_rng(shot)
     scale = np.float32(10.0 ** (3 * (shot % 4)))
     grad = (rng.standard_normal(model.shape).astype(np.float32) * model) * scale
-    time.sleep(0.05)  # long enough that both workers get shots
     return float(np.sum(grad.astype(np.float64) ** 2)), grad
 
 
@@ -183,3 +182,12 @@ def test_bad_arguments_name_the_value():
         map_shots(first_element, [0], np.ones(2), reduce="mean")
     with pytest.raises(ValueError, match="empty shot list"):
         ShotExecutor().map_reduce(first_element, [], np.ones(2))
+
+
+def test_workers_keep_thread_limits_but_not_malloc_trim(cluster_executor):
+    # Dask's MALLOC_TRIM_THRESHOLD_ made NumPy time stepping ~10x slower in workers (see ShotExecutor).
+    env = cluster_executor.client.run(
+        lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+    )
+    assert len(env) == 2
+    assert all(e == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"} for e in env.values())

@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,9 @@ from geolearn.parallel.reduce import StreamingFold, tree_sum
 __all__ = ["ShotExecutor", "map_shots"]
 
 log = logging.getLogger("geolearn.parallel")
+
+DEFAULT_WORKER_ENV: dict[str, str | None] = {"MALLOC_TRIM_THRESHOLD_": None}
+"""Pre-spawn environment changes for LocalCluster workers (see :class:`ShotExecutor`)."""
 
 # Arrays smaller than this are cheaper to copy into each task than to scatter.
 _SCATTER_MIN_BYTES = 64 * 1024
@@ -86,6 +89,13 @@ class ShotExecutor:
         Show a tqdm bar per map call (can be overridden per call).
     dashboard : bool, default False
         Serve the Dask dashboard of a ``"local"`` cluster on a free port.
+    worker_env : mapping, optional
+        Environment variables set before a ``"local"`` cluster's worker processes start
+        (``None`` as a value removes one of Dask's defaults). Default
+        :data:`DEFAULT_WORKER_ENV`: Dask's ``MALLOC_TRIM_THRESHOLD_`` is removed because it
+        disables glibc's adaptive mmap threshold, which made NumPy time stepping ~10x slower
+        in workers (measured in ``benchmarks/parallel_bench.py``); its thread limits
+        (``OMP_NUM_THREADS=1``...) are kept.
 
     Examples
     --------
@@ -106,6 +116,7 @@ class ShotExecutor:
         allowed_failures: int = 3,
         progress: bool = True,
         dashboard: bool = False,
+        worker_env: Mapping[str, str | None] | None = None,
     ) -> None:
         self.retries = _check_int("retries", retries, 0)
         self.progress = bool(progress)
@@ -113,7 +124,8 @@ class ShotExecutor:
         self._owned: list[Any] = []  # created here, closed by close(), newest first
         if client is None or (isinstance(client, str) and client.lower() in ("serial", "none", "")):
             return
-        import distributed  # deferred: serial runs need no scheduler machinery
+        import dask  # deferred: serial runs need no scheduler machinery
+        import distributed
 
         if isinstance(client, ShotExecutor):
             self._client = client._client
@@ -122,13 +134,16 @@ class ShotExecutor:
         elif isinstance(client, str) and client.lower() == "local":
             n_workers = _check_int("n_workers", n_workers, 1)
             allowed_failures = _check_int("allowed_failures", allowed_failures, 0)
-            cluster = distributed.LocalCluster(
-                n_workers=n_workers,
-                processes=True,
-                threads_per_worker=1,
-                dashboard_address=":0" if dashboard else None,
-                scheduler_kwargs={"allowed_failures": allowed_failures},
-            )
+            env = dict(DEFAULT_WORKER_ENV if worker_env is None else worker_env)
+            # The pre-spawn environment is read when each nanny starts and reused when it restarts a worker.
+            with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in env.items()}):
+                cluster = distributed.LocalCluster(
+                    n_workers=n_workers,
+                    processes=True,
+                    threads_per_worker=1,
+                    dashboard_address=":0" if dashboard else None,
+                    scheduler_kwargs={"allowed_failures": allowed_failures},
+                )
             self._owned.append(cluster)
             self._client = distributed.Client(cluster, set_as_default=False)
             self._owned.insert(0, self._client)

@@ -1,0 +1,163 @@
+"""Shot-parallel throughput: serial loop vs Dask LocalCluster with 1 and 2 worker processes.
+
+Measures, in one run and on the same per-shot function:
+
+- shots per second serially (in-process), with 1 worker and with 2 workers;
+- the speed-up of 2 workers over 1;
+- the overhead per task: (1-worker time - serial time) / shots, and the round trip of a no-op task;
+- the start-up time of a LocalCluster.
+
+The per-shot function is pluggable: ``--shot-fn module:function`` with ``--shot-kwargs JSON``;
+it is called as ``fn(shot, **kwargs)`` and must return a pytree that ``tree_sum`` can add (e.g. a
+gradient array). The default stand-in is a NumPy 2D acoustic finite-difference shot (second
+order in time and space), CPU-bound like the Devito modelling it stands in for.
+
+Usage::
+
+    python benchmarks/parallel_bench.py                       # default stand-in
+    python benchmarks/parallel_bench.py --shots 32 --nt 600
+    python benchmarks/parallel_bench.py --shot-fn mypkg.shots:gradient --shot-kwargs '{"nx": 300}'
+
+Writes ``benchmarks/results/parallel_bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geolearn.parallel import ShotExecutor
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def fd_shot(shot: int, nx: int = 300, nz: int = 150, nt: int = 600, n_shots: int = 16) -> np.ndarray:
+    """Stand-in shot: 2D constant-density acoustic FD, returns the zero-lag source-side image ``(nx, nz)``."""
+    dx, dt, v = 10.0, 1e-3, 2000.0
+    c2 = (v * dt / dx) ** 2
+    sx = int((shot + 0.5) * nx / n_shots) % nx
+    u_prev, u = np.zeros((nx, nz)), np.zeros((nx, nz))
+    t = np.arange(nt) * dt - 0.05
+    wavelet = (1 - 2 * (np.pi * 15 * t) ** 2) * np.exp(-((np.pi * 15 * t) ** 2))
+    image = np.zeros((nx, nz))
+    for it in range(nt):
+        lap = np.zeros_like(u)
+        lap[1:-1, 1:-1] = u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4 * u[1:-1, 1:-1]
+        u_next = 2 * u - u_prev + c2 * lap
+        u_next[sx, 2] += wavelet[it]
+        u_prev, u = u, u_next
+        image += u * u
+    return image
+
+
+def noop(shot: int) -> int:
+    return shot
+
+
+def _load(spec: str) -> Callable[..., Any]:
+    module, _, name = spec.partition(":")
+    if not name:
+        raise SystemExit(f"--shot-fn must look like module:function, got {spec!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def run(shot_fn: Callable[..., Any], shot_kwargs: dict, n_shots: int, n_noop: int, repeats: int) -> dict:
+    shots = list(range(n_shots))
+    rows: dict[str, dict[str, float]] = {}
+    serial_t = min(
+        _timed(lambda: ShotExecutor(progress=False).map_reduce(shot_fn, shots, **shot_kwargs))[0]
+        for _ in range(repeats)
+    )
+    reference = ShotExecutor(progress=False).map_reduce(shot_fn, shots, **shot_kwargs)
+    rows["serial"] = {"workers": 1, "seconds": serial_t}
+    for n_workers in (1, 2):
+        start_t, ex = _timed(lambda n=n_workers: ShotExecutor("local", n_workers=n, progress=False))
+        with ex:
+            ex.map_reduce(shot_fn, shots[: min(2, n_shots)], **shot_kwargs)  # warm-up: imports, first pickles
+            best = float("inf")
+            for _ in range(repeats):
+                t, result = _timed(lambda e=ex: e.map_reduce(shot_fn, shots, **shot_kwargs))
+                best = min(best, t)
+            diff = float(np.max(np.abs(np.asarray(result) - np.asarray(reference))))
+            noop_t = _timed(lambda e=ex: e.map(noop, range(n_noop)))[0] if n_workers == 2 else None
+        rows[f"dask-{n_workers}"] = {
+            "workers": n_workers,
+            "seconds": best,
+            "cluster_start_s": start_t,
+            "max_abs_diff_vs_serial": diff,
+            "noop_task_ms": None if noop_t is None else 1e3 * noop_t / n_noop,
+        }
+    for row in rows.values():
+        row["shots_per_s"] = n_shots / row["seconds"]
+    return {
+        "shot_fn": f"{shot_fn.__module__}:{shot_fn.__name__}",
+        "shot_kwargs": shot_kwargs,
+        "n_shots": n_shots,
+        "rows": rows,
+        "speedup_2_vs_1_workers": rows["dask-1"]["seconds"] / rows["dask-2"]["seconds"],
+        "overhead_per_task_ms": 1e3 * (rows["dask-1"]["seconds"] - serial_t) / n_shots,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shot-fn", default=None, help="module:function (default: the NumPy FD stand-in)")
+    parser.add_argument("--shot-kwargs", default=None, help="JSON keyword arguments of the shot function")
+    parser.add_argument("--shots", type=int, default=16)
+    parser.add_argument("--noop-tasks", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "parallel_bench.json")
+    args = parser.parse_args()
+    shot_fn = _load(args.shot_fn) if args.shot_fn else fd_shot
+    kwargs = (
+        json.loads(args.shot_kwargs)
+        if args.shot_kwargs
+        else ({"n_shots": args.shots} if shot_fn is fd_shot else {})
+    )
+
+    report = run(shot_fn, kwargs, args.shots, args.noop_tasks, args.repeats)
+    print(
+        f"per-shot function: {report['shot_fn']} {kwargs}; {args.shots} shots; {report['machine']['cpus']} CPUs"
+    )
+    print(
+        f"{'mode':<8} {'workers':>7} {'time [s]':>9} {'shots/s':>8} {'start [s]':>9} {'no-op [ms]':>10} {'max|diff|':>10}"
+    )
+
+    def cell(row: dict, key: str, fmt: str) -> str:
+        return format(row[key], fmt) if row.get(key) is not None else "-"
+
+    for name, row in report["rows"].items():
+        print(
+            f"{name:<8} {row['workers']:>7} {row['seconds']:>9.3f} {row['shots_per_s']:>8.2f} "
+            f"{cell(row, 'cluster_start_s', '.2f'):>9} {cell(row, 'noop_task_ms', '.2f'):>10} "
+            f"{cell(row, 'max_abs_diff_vs_serial', '.2e'):>10}"
+        )
+    print(f"speed-up 2 vs 1 workers: {report['speedup_2_vs_1_workers']:.2f}x")
+    print(f"overhead per task (1 worker vs serial): {report['overhead_per_task_ms']:.1f} ms")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
