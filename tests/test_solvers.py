@@ -231,3 +231,18 @@ def test_tv_denoising_with_identity_operator_is_one_prox_step():
     assert r.step == pytest.approx(1.0, rel=1e-8)
     assert torch.max(torch.abs(r.x - expected)) < 1e-6
     assert r.history.objective[-1] < r.history.data[0] + 0.3 * float(reg.value(y, 2))
+
+
+def test_nonnegative_least_squares_matches_scipy_nnls(lasso):
+    import scipy.optimize
+
+    from geolearn.solvers import NonNegative
+
+    A, y, _, _, _ = lasso
+    sub = MatrixOperator(A.matrix[:, :30])  # overdetermined, so the NNLS solution is unique
+    r = fista(sub, y, regulariser=NonNegative(), tol=1e-14, max_iter=20000)
+    expected, _ = scipy.optimize.nnls(sub.matrix.numpy(), y.numpy())
+    assert r.converged and float(r.x.min()) >= 0
+    assert abs(r.history.regularisation[-1]) == 0.0
+    assert torch.max(torch.abs(r.x - torch.from_numpy(expected))) < 1e-8
+    assert 0 < int((r.x == 0).sum()) < 30  # the constraint is active somewhere

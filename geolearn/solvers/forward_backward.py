@@ -67,7 +67,16 @@ def _step(step: float | None, L: float, bound: float, allow: bool, name: str) ->
 class _Loop:
     """Shared bookkeeping: history, timing, stopping tests, callback, progress, logging."""
 
-    def __init__(self, obj: Objective, name: str, max_iter: int, tol: float, stop: str, callback, progress):
+    def __init__(
+        self,
+        obj: Objective,
+        name: str,
+        max_iter: int,
+        tol: float,
+        stop: str,
+        callback: Callback | None,
+        progress: bool,
+    ) -> None:
         self.obj, self.name, self.tol, self.stop, self.callback = obj, name, tol, stop, callback
         self.history = History()
         self.converged = False

@@ -96,7 +96,9 @@ class Objective:
         return 0.5 * self._sum_range(r * r)
 
     def regularisation(self, x: torch.Tensor) -> torch.Tensor:
-        """``λ R(x)`` per problem."""
+        """``λ R(x)`` per problem (``R(x)`` itself for an indicator: 0 or ``inf``)."""
+        if self.regulariser.is_indicator:
+            return self.regulariser.value(x, self.ndim)
         if self.lam == 0:
             return x.new_zeros(self.batch_shape)
         return self.lam * self.regulariser.value(x, self.ndim)
@@ -110,8 +112,10 @@ class Objective:
         return self.A.adjoint((self.A(x) if Ax is None else Ax) - self.y)
 
     def prox(self, v: torch.Tensor, step: float) -> torch.Tensor:
-        """``prox_{step λ R}(v)``."""
-        return v if self.lam == 0 else self.regulariser.prox(v, step * self.lam, self.ndim)
+        """``prox_{step λ R}(v)`` (the projection for an indicator, whatever ``λ``)."""
+        if self.lam == 0 and not self.regulariser.is_indicator:
+            return v
+        return self.regulariser.prox(v, step * self.lam, self.ndim)
 
     def norm(self, x: torch.Tensor) -> torch.Tensor:
         """Euclidean norm of each problem's block of ``x`` (shape ``batch_shape``)."""

@@ -23,7 +23,13 @@ def _sum_domain(values: torch.Tensor, ndim: int) -> torch.Tensor:
 
 
 class Regulariser:
-    """Base class: subclasses implement :meth:`value` and :meth:`prox`."""
+    """Base class: subclasses implement :meth:`value` and :meth:`prox`.
+
+    ``is_indicator`` marks indicator functions of convex sets (value 0 or ``inf``): ``λ`` does
+    not scale them, and they apply even with ``λ = 0``.
+    """
+
+    is_indicator = False
 
     def value(self, x: torch.Tensor, ndim: int) -> torch.Tensor:
         """``R(x)`` per problem: shape ``x.shape[:-ndim]``."""
@@ -41,8 +47,10 @@ class L1(Regulariser):
     """``R(x) = Σ w |x|`` (sparsity), with optional non-negative weights ``w`` broadcastable to the domain."""
 
     def __init__(self, weights: torch.Tensor | None = None) -> None:
-        if weights is not None and bool(((weights < 0) | ~torch.isfinite(weights)).any()):
-            raise ValueError("L1 weights must be finite and >= 0 everywhere")
+        if weights is not None:
+            weights = torch.as_tensor(weights)
+            if bool(((weights < 0) | ~torch.isfinite(weights)).any()):
+                raise ValueError("L1 weights must be finite and >= 0 everywhere")
         self.weights = weights
 
     def value(self, x: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -84,8 +92,10 @@ class ElasticNet(Regulariser):
 class Box(Regulariser):
     """Indicator of ``{lower <= x <= upper}``: 0 inside, ``inf`` outside; its prox is the projection.
 
-    ``λ`` does not scale an indicator, so any ``lam > 0`` gives the same constrained problem.
+    ``λ`` does not scale an indicator: the constraint holds for any ``lam``, including 0.
     """
+
+    is_indicator = True
 
     def __init__(self, lower: float | torch.Tensor | None = None, upper: float | torch.Tensor | None = None):
         lo = -math.inf if lower is None else lower
