@@ -171,6 +171,11 @@ def test_devito_objects_are_refused_in_tasks(cluster_executor):
         cluster_executor.map(first_element, [0], _FakeDevitoFunction())
 
 
+def test_kwargs_clashing_with_dask_submit_are_refused(cluster_executor):
+    with pytest.raises(TypeError, match=r"\['priority'\] of the shot function clash"):
+        cluster_executor.map(first_element, [0], np.ones(2), priority=1)
+
+
 def test_bad_arguments_name_the_value():
     with pytest.raises(TypeError, match="got int"):
         ShotExecutor(3)

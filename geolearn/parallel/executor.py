@@ -55,6 +55,22 @@ log = logging.getLogger("geolearn.parallel")
 DEFAULT_WORKER_ENV: dict[str, str | None] = {"MALLOC_TRIM_THRESHOLD_": None}
 """Pre-spawn environment changes for LocalCluster workers (see :class:`ShotExecutor`)."""
 
+# Keyword names that Client.submit() would take for itself instead of passing them to the shot function.
+_SUBMIT_KEYWORDS = frozenset(
+    {
+        "key",
+        "workers",
+        "resources",
+        "retries",
+        "priority",
+        "fifo_timeout",
+        "allow_other_workers",
+        "actor",
+        "actors",
+        "pure",
+    }
+)
+
 # Arrays smaller than this are cheaper to copy into each task than to scatter.
 _SCATTER_MIN_BYTES = 64 * 1024
 
@@ -217,6 +233,12 @@ class ShotExecutor:
             )
             return self.scatter(value) if nbytes >= _SCATTER_MIN_BYTES else value
 
+        clashing = sorted(set(kwargs) & _SUBMIT_KEYWORDS)
+        if clashing:
+            raise TypeError(
+                f"keyword arguments {clashing} of the shot function clash with Dask's submit() options; "
+                "pass them positionally or rename them"
+            )
         return (
             tuple(one(f"args[{i}]", a) for i, a in enumerate(args)),
             {k: one(k, v) for k, v in kwargs.items()},
