@@ -9,17 +9,17 @@ Messages name the offending value and say what would be valid.
 from __future__ import annotations
 
 __all__ = [
+    "AdjointTestError",
+    "ConfigError",
+    "ConvergenceError",
+    "DatasetError",
     "GeolearnError",
-    "ShapeError",
-    "StabilityError",
     "GeometryError",
+    "GradientTestError",
     "ModelError",
     "SegyFormatError",
-    "ConvergenceError",
-    "ConfigError",
-    "DatasetError",
-    "AdjointTestError",
-    "GradientTestError",
+    "ShapeError",
+    "StabilityError",
 ]
 
 
