@@ -104,8 +104,8 @@ class SpectralConv2d(nn.Module):
         bias: bool = True,
         bound: float = 1.0,
         n_power_iterations: int = 1,
-        tol: float = 1e-7,
-        max_iter: int = 2000,
+        tol: float = 1e-10,
+        max_iter: int = 5000,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -122,23 +122,26 @@ class SpectralConv2d(nn.Module):
         self.bound, self.n_power_iterations = float(bound), int(n_power_iterations)
         self.tol, self.max_iter, self.seed = float(tol), int(max_iter), int(seed)
         self.register_buffer("u", torch.empty(0))
+        self._converged_for: tuple | None = None
 
     def sigma(self, spatial_shape: tuple[int, int]) -> torch.Tensor:
         """Operator norm of the raw convolution on ``spatial_shape``, differentiable in ``weight``."""
         w = self.weight
         fresh = tuple(self.u.shape[-2:]) != tuple(spatial_shape) or self.u.dtype != w.dtype
+        # In eval mode a converged vector stays valid until the weight changes in place or is replaced.
+        key = (tuple(spatial_shape), w.dtype, w._version, w.data_ptr())
         with torch.no_grad():
             if fresh:
                 gen = torch.Generator().manual_seed(self.seed)
                 u = torch.randn((1, w.shape[1], *spatial_shape), generator=gen, dtype=w.dtype)
-                u = (u / u.norm()).to(w.device)
-            else:
-                u = self.u
-            converge = fresh or not self.training
-            n_iter = self.max_iter if converge else self.n_power_iterations
-            u, _, _ = _power_iterate(w.detach(), u, self.padding, n_iter, self.tol if converge else None)
-            self.u = u
-        return nnf.conv2d(u, w, padding=self.padding).norm()
+                self.u = (u / u.norm()).to(w.device)
+            if fresh or (not self.training and key != self._converged_for):
+                self.u, _, _ = _power_iterate(w.detach(), self.u, self.padding, self.max_iter, self.tol)
+                self._converged_for = key
+            elif self.training:
+                self.u, _, _ = _power_iterate(w.detach(), self.u, self.padding, self.n_power_iterations, None)
+                self._converged_for = None
+        return nnf.conv2d(self.u, w, padding=self.padding).norm()
 
     def normalized_weight(self, spatial_shape: tuple[int, int]) -> torch.Tensor:
         """``W·bound/max(σ, bound)``: the weight actually applied."""
