@@ -1,0 +1,163 @@
+"""Per-shot wave-equation work, run in-process or inside Dask workers.
+
+Every function here takes a shot index, a :class:`~geolearn.workflows.acquisition.ShotProblem`
+and plain arrays (velocity ``(nx, nz)`` m/s, records ``(n_shots, max_receivers, nt)``), builds
+the Devito-backed solver for that one shot where it runs, and returns NumPy arrays or dicts
+of them, ready for :func:`geolearn.parallel.tree_sum`. :func:`executor` gives the
+:class:`~geolearn.parallel.ShotExecutor` the workflows share.
+
+Cost of each call in wave-equation solves (one solve = one time-stepping sweep):
+:func:`forward_shot` 1, :func:`born_shot` 2 (background and scattered fields in one sweep
+count as 2), :func:`migrate_shot` 2, :func:`gradient_shot` 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from geolearn.parallel import ShotExecutor
+from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
+from geolearn.workflows.acquisition import ShotProblem
+from geolearn.workflows.misfits import misfit_and_residual
+
+__all__ = [
+    "SOLVES",
+    "born_shot",
+    "executor",
+    "forward_shot",
+    "gradient_shot",
+    "migrate_shot",
+]
+
+#: Wave-equation solves per shot of each per-shot function.
+SOLVES = {"forward": 1, "born": 2, "migrate": 2, "gradient": 2}
+
+
+@contextlib.contextmanager
+def executor(
+    client: Any = None, *, n_workers: int = 2, retries: int = 2, progress: bool = False
+) -> Iterator[ShotExecutor]:
+    """Yield a :class:`ShotExecutor` for ``client``; close it afterwards only if created here."""
+    if isinstance(client, ShotExecutor):
+        yield client
+        return
+    ex = ShotExecutor(client, n_workers=n_workers, retries=retries, progress=progress)
+    try:
+        yield ex
+    finally:
+        ex.close()
+
+
+def _setup(problem: ShotProblem, shot: int, velocity: np.ndarray, wavelet: np.ndarray | None = None) -> tuple:
+    model = problem.model()
+    geometry = problem.geometry(model, [shot])
+    solver, vp = make_solver(model, geometry, velocity)
+    src, rec = shot_coords(model, geometry, 0)
+    w = problem.wavelets[shot] if wavelet is None else np.asarray(wavelet)
+    w = (w if w.ndim == 1 else w[shot]).astype(solver.dtype)
+    return model, solver, vp, src, rec, w
+
+
+def _illumination(model: Any, snaps: Any) -> np.ndarray:
+    """Source illumination ``Σ_t (∂²u/∂t²)²`` on the model grid from saved snapshots."""
+    field = np.asarray(snaps.data.data)
+    out = np.einsum("t...,t...->...", field, field, dtype=np.float64)
+    return model.crop(out)
+
+
+def forward_shot(
+    shot: int, problem: ShotProblem, velocity: np.ndarray, wavelet: np.ndarray | None = None
+) -> np.ndarray:
+    """Nonlinear modelling of one shot: records ``(n_receivers, nt)`` (float64).
+
+    ``wavelet`` overrides the problem's: ``(nt,)`` shared or ``(n_shots, nt)``.
+    """
+    _, solver, _, src, rec, w = _setup(problem, shot, velocity, wavelet)
+    return solver.forward(src, w, rec)[0].astype(np.float64)
+
+
+def born_shot(shot: int, problem: ShotProblem, velocity: np.ndarray, perturbation: np.ndarray) -> np.ndarray:
+    """Born modelling ``J(v0) δv`` of one shot: records ``(n_receivers, nt)`` for ``δv`` in m/s."""
+    model, solver, vp, src, rec, w = _setup(problem, shot, velocity)
+    dm = model.pad_zero(np.asarray(perturbation, dtype=np.float64) * dm_dv(vp)).astype(solver.dtype)
+    return solver.born(src, w, rec, dm).astype(np.float64)
+
+
+def migrate_shot(
+    shot: int,
+    problem: ShotProblem,
+    velocity: np.ndarray,
+    data: np.ndarray,
+    subtract_background: bool = False,
+) -> dict[str, np.ndarray]:
+    """Adjoint Born (RTM) of one shot, with its source illumination.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_shots, max_receivers, nt)
+        Records; row ``shot`` is migrated.
+    subtract_background : bool
+        Migrate ``data - F(v0)`` instead of ``data``: removes the direct wave (and anything
+        the migration velocity predicts) at no extra cost, since the background forward
+        sweep is needed anyway.
+
+    Returns
+    -------
+    dict
+        ``image``: ``Jᵀ d`` in the velocity parametrisation, ``(nx, nz)``; ``illumination``:
+        ``Σ_t (∂²u/∂t²)²`` ``(nx, nz)``; ``data_norm2``: ``‖d‖²`` of what was migrated.
+    """
+    model, solver, vp, src, rec, w = _setup(problem, shot, velocity)
+    d = np.asarray(data[shot, : rec.shape[0]])
+    d0, snaps = solver.forward(src, w, rec, save=1)
+    residual = (d - d0) if subtract_background else d
+    gm, _ = solver.adjoint(src, rec, residual.astype(solver.dtype), snaps)
+    return {
+        "image": model.crop(gm) * dm_dv(vp),
+        "illumination": _illumination(model, snaps),
+        "data_norm2": float(np.sum(np.square(residual, dtype=np.float64))),
+    }
+
+
+def gradient_shot(
+    shot: int,
+    problem: ShotProblem,
+    velocity: np.ndarray,
+    observed: np.ndarray,
+    misfit: str = "l2",
+    wavelet: np.ndarray | None = None,
+    illumination: bool = False,
+) -> dict[str, Any]:
+    """Misfit of one shot and its gradient w.r.t. velocity (adjoint state).
+
+    Parameters
+    ----------
+    observed : ndarray, shape (n_shots, max_receivers, nt)
+        Observed records (already band-limited for multiscale FWI).
+    misfit : str
+        A name from :data:`geolearn.workflows.misfits.MISFITS`; its adjoint source drives the
+        adjoint sweep.
+    wavelet : ndarray, optional
+        Wavelet override, ``(nt,)`` or ``(n_shots, nt)``.
+    illumination : bool
+        Also return the source illumination (for preconditioning).
+
+    Returns
+    -------
+    dict
+        ``value`` (float), ``gradient`` ``(nx, nz)`` in misfit units per m/s, and
+        ``illumination`` ``(nx, nz)`` when asked.
+    """
+    model, solver, vp, src, rec, w = _setup(problem, shot, velocity, wavelet)
+    d_obs = np.asarray(observed[shot, : rec.shape[0]], dtype=np.float64)
+    d, snaps = solver.forward(src, w, rec, save=1)
+    value, residual = misfit_and_residual(misfit, d, d_obs)
+    gm, _ = solver.adjoint(src, rec, residual.astype(solver.dtype), snaps)
+    out: dict[str, Any] = {"value": value, "gradient": model.crop(gm) * dm_dv(vp)}
+    if illumination:
+        out["illumination"] = _illumination(model, snaps)
+    return out
