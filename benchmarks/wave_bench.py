@@ -82,6 +82,7 @@ def deepwave_closures(model: Model, geo: Geometry):
     rec_loc = torch.stack([torch.arange(NX), torch.full((NX,), 2)], 1)[None]
     amp = geo.wavelets[None].clone()
     kw = dict(
+        pml_freq=10.0,
         accuracy=SO,
         pml_width=NBL,
         source_amplitudes=amp,
