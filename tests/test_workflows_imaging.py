@@ -9,7 +9,7 @@ from geolearn.errors import GeometryError, StabilityError
 from geolearn.io import read_survey, read_volume
 from geolearn.wave import Model
 from geolearn.workflows import choose_dt, model_survey, rtm
-from geolearn.workflows.rtm import laplacian_filter
+from geolearn.workflows.rtm_imaging import laplacian_filter
 from tests._workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 __all__ = ["single_thread_kernels"]

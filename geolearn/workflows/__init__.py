@@ -2,6 +2,7 @@
 
 - :func:`model_survey`: synthetic SEG-Y shots from a velocity model and an acquisition.
 - :func:`rtm`: reverse-time migration (illumination compensation, Laplacian filter).
+- :func:`lsrtm`: least-squares migration by CG or sparsity-promoting FISTA; :class:`BornShots`.
 - :class:`ShotProblem`, :func:`problem_from_survey`, :func:`choose_dt`, :func:`surface_acquisition`:
   plain-data surveys that travel to Dask workers.
 - :func:`load_config` / :class:`Config`: TOML configuration with validation naming the key.
@@ -19,13 +20,15 @@ from geolearn.workflows.acquisition import (
 )
 from geolearn.workflows.checkpoint import RunDirectory, load_state, restore_rng, rng_state, save_state
 from geolearn.workflows.config import Config, describe_keys, load_config
+from geolearn.workflows.lsrtm_imaging import BornShots, lsrtm
 from geolearn.workflows.misfits import MISFITS, misfit
 from geolearn.workflows.results import FwiResult, ImageResult, SurveyResult
-from geolearn.workflows.rtm import laplacian_filter, rtm
+from geolearn.workflows.rtm_imaging import laplacian_filter, rtm
 from geolearn.workflows.survey_modeling import model_survey
 
 __all__ = [
     "MISFITS",
+    "BornShots",
     "Config",
     "FwiResult",
     "ImageResult",
@@ -37,6 +40,7 @@ __all__ = [
     "laplacian_filter",
     "load_config",
     "load_state",
+    "lsrtm",
     "misfit",
     "model_survey",
     "problem_from_survey",

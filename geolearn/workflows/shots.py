@@ -93,7 +93,8 @@ def migrate_shot(
     velocity: np.ndarray,
     data: np.ndarray,
     subtract_background: bool = False,
-) -> dict[str, np.ndarray]:
+    illumination: bool = True,
+) -> dict[str, Any]:
     """Adjoint Born (RTM) of one shot, with its source illumination.
 
     Parameters
@@ -104,23 +105,27 @@ def migrate_shot(
         Migrate ``data - F(v0)`` instead of ``data``: removes the direct wave (and anything
         the migration velocity predicts) at no extra cost, since the background forward
         sweep is needed anyway.
+    illumination : bool
+        Also return the source illumination.
 
     Returns
     -------
     dict
         ``image``: ``Jᵀ d`` in the velocity parametrisation, ``(nx, nz)``; ``illumination``:
-        ``Σ_t (∂²u/∂t²)²`` ``(nx, nz)``; ``data_norm2``: ``‖d‖²`` of what was migrated.
+        ``Σ_t (∂²u/∂t²)²`` ``(nx, nz)`` (when asked); ``data_norm2``: ``‖d‖²`` of what was migrated.
     """
     model, solver, vp, src, rec, w = _setup(problem, shot, velocity)
     d = np.asarray(data[shot, : rec.shape[0]])
     d0, snaps = solver.forward(src, w, rec, save=1)
     residual = (d - d0) if subtract_background else d
     gm, _ = solver.adjoint(src, rec, residual.astype(solver.dtype), snaps)
-    return {
+    out: dict[str, Any] = {
         "image": model.crop(gm) * dm_dv(vp),
-        "illumination": _illumination(model, snaps),
         "data_norm2": float(np.sum(np.square(residual, dtype=np.float64))),
     }
+    if illumination:
+        out["illumination"] = _illumination(model, snaps)
+    return out
 
 
 def gradient_shot(

@@ -19,7 +19,7 @@ from geolearn.workflows.shots import SOLVES, executor, migrate_shot
 
 __all__ = ["laplacian_filter", "migrate", "rtm", "write_image_file"]
 
-logger = logging.getLogger("geolearn.workflows.rtm")
+logger = logging.getLogger("geolearn.workflows.rtm_imaging")
 
 
 def laplacian_filter(image: np.ndarray, spacing: Sequence[float]) -> np.ndarray:

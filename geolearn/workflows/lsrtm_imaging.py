@@ -1,0 +1,215 @@
+"""Least-squares RTM: Born inversion by CG (CGLS) or sparsity-promoting FISTA, shot-parallel.
+
+LSRTM finds the velocity perturbation ``δv`` (m/s, ``(nx, nz)``) that explains the scattered
+data ``d − F(v0)`` through the Born operator ``J(v0)``:
+
+- ``method="cg"``: ``min ½‖J D z − d‖²`` by conjugate gradients on the normal equations
+  (:func:`geolearn.solvers.tikhonov_cg` with λ = 0, i.e. CGLS), whose data misfit cannot
+  increase from one iteration to the next;
+- ``method="fista"``: ``min ½‖J D S z − d‖² + λ‖z‖₁`` by :func:`geolearn.solvers.fista`, with
+  ``S`` the identity (image domain) or the orthonormal DCT (``transform="dct"``) and
+  ``λ = sparsity · ‖(J D S)ᵀ d‖∞`` (``sparsity`` is relative: 1 gives ``z = 0``).
+
+``D`` is an optional diagonal preconditioner from the source illumination,
+``1/sqrt(illum + ε max illum)`` normalised to a maximum of 1; the image is ``δv = D S z``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from geolearn.errors import ConfigError
+from geolearn.operators import Diagonal, LinearOperator, operator_norm
+from geolearn.parallel import ShotExecutor
+from geolearn.solvers import fista, tikhonov_cg
+from geolearn.workflows.acquisition import ShotProblem, resolve_survey
+from geolearn.workflows.results import ImageResult
+from geolearn.workflows.rtm_imaging import migrate, write_image_file
+from geolearn.workflows.shots import SOLVES, born_shot, executor, migrate_shot
+from geolearn.workflows.survey_modeling import model_records
+from geolearn.workflows.transforms import DCT2
+
+__all__ = ["BornShots", "lsrtm"]
+
+logger = logging.getLogger("geolearn.workflows.lsrtm_imaging")
+
+METHODS = ("cg", "fista")
+TRANSFORMS = ("none", "dct")
+
+
+class BornShots(LinearOperator):
+    """The Born operator ``J(v0)`` evaluated shot by shot through a :class:`ShotExecutor`.
+
+    Domain: velocity perturbation ``(nx, nz)`` in m/s; range: records
+    ``(n_shots, max_receivers, nt)`` (zero-padded traces; the adjoint ignores them). Equal to
+    :class:`geolearn.wave.BornOperator` (same kernels) but each shot may run on a Dask worker.
+    ``n_solves`` counts the wave-equation solves performed.
+
+    Parameters
+    ----------
+    problem : ShotProblem
+    velocity : ndarray, shape (nx, nz)
+        Background ``v0``, m/s.
+    ex : ShotExecutor
+    progress : bool
+        Progress bar per application.
+    """
+
+    def __init__(
+        self, problem: ShotProblem, velocity: np.ndarray, ex: ShotExecutor, *, progress: bool = False
+    ) -> None:
+        super().__init__(problem.shape, problem.record_shape, dtype=problem.torch_dtype)
+        self.problem, self.velocity, self.ex, self.progress = problem, velocity, ex, progress
+        self.n_solves = 0
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.problem
+        out = []
+        for xb in x.detach().cpu().numpy().astype(np.float64):
+            gathers = self.ex.map(born_shot, range(p.n_shots), p, self.velocity, xb, progress=self.progress,
+                                  desc="Born")  # fmt: skip
+            out.append(p.padded(gathers))
+            self.n_solves += SOLVES["born"] * p.n_shots
+        return torch.as_tensor(np.stack(out), dtype=self.dtype, device=x.device)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        p = self.problem
+        out = []
+        for yb in y.detach().cpu().numpy():
+            res = self.ex.map_reduce(migrate_shot, range(p.n_shots), p, self.velocity, yb, False, False,
+                                     progress=self.progress, desc="adjoint Born")  # fmt: skip
+            out.append(res["image"])
+            self.n_solves += SOLVES["migrate"] * p.n_shots
+        return torch.as_tensor(np.stack(out), dtype=self.dtype, device=y.device)
+
+
+def _preconditioner(illum: np.ndarray, eps: float) -> np.ndarray:
+    d = 1.0 / np.sqrt(illum + eps * illum.max())
+    return d / d.max()
+
+
+def lsrtm(
+    survey: Any,
+    velocity: np.ndarray | torch.Tensor | str | os.PathLike,
+    spacing: Sequence[float] | None = None,
+    *,
+    origin: Sequence[float] | None = None,
+    method: str = "cg",
+    iterations: int = 10,
+    sparsity: float = 0.0,
+    transform: str = "none",
+    precondition: bool = True,
+    illumination_eps: float = 1e-3,
+    subtract_background: bool = True,
+    power_iterations: int = 10,
+    seed: int = 0,
+    output: str | os.PathLike | None = None,
+    client: Any = None,
+    n_workers: int = 2,
+    progress: bool = False,
+    **survey_kwargs: Any,
+) -> ImageResult:
+    """Least-squares reverse-time migration (see the module docstring for the problems solved).
+
+    Parameters
+    ----------
+    survey, velocity, spacing, origin, survey_kwargs
+        As in :func:`geolearn.workflows.rtm`.
+    method : {"cg", "fista"}
+    iterations : int
+        Solver iterations (each costs one Born and one adjoint Born per shot: 4 solves).
+    sparsity : float
+        FISTA's L1 weight relative to ``‖Aᵀd‖∞`` (0 to 1); must be 0 for CG.
+    transform : {"none", "dct"}
+        Sparsity domain for FISTA.
+    precondition : bool
+        Use the illumination preconditioner ``D`` (costs one extra migration).
+    subtract_background : bool
+        Invert ``d − F(v0)`` (the scattered data) rather than ``d``.
+    power_iterations : int
+        Power iterations (4 solves per shot each) estimating ``‖A‖₂²`` for FISTA's step
+        ``1 / (1.1 ‖A‖₂²)``.
+    seed : int
+        Seed of the power iteration.
+    output : path, optional
+        SEG-Y image (depth axis, coordinates).
+    client, n_workers, progress
+        Shot-parallel execution (see :func:`geolearn.workflows.model_survey`).
+
+    Returns
+    -------
+    ImageResult
+        ``image`` = δv ``(nx, nz)`` m/s; ``history`` per iteration ``iteration`` (0 = before
+        the first), ``misfit`` ``½‖J δv − d‖²``, ``objective`` (misfit + λ‖z‖₁), ``n_solves``
+        (cumulative) and ``time`` (s).
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    if not (isinstance(iterations, int) and iterations >= 1):
+        raise ConfigError(f"iterations must be an integer >= 1, got {iterations!r}")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ConfigError(f"sparsity must lie in [0, 1] (a fraction of ‖Aᵀd‖∞), got {sparsity}")
+    if method == "cg" and (sparsity > 0 or transform != "none"):
+        raise ConfigError(
+            "sparsity and transform apply to method='fista' only; CG solves the plain least squares"
+        )
+    problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
+    t_start = time.perf_counter()
+    with executor(client, n_workers=n_workers, progress=progress) as ex:
+        born = BornShots(problem, vp, ex, progress=progress)
+        data = observed
+        setup = 0
+        if subtract_background:
+            data = observed - model_records(problem, vp, ex, progress=progress)
+            setup += SOLVES["forward"] * problem.n_shots
+        op: LinearOperator = born
+        scale = None
+        if precondition:
+            illum = migrate(problem, vp, data, ex, progress=progress)["illumination"]
+            setup += SOLVES["migrate"] * problem.n_shots
+            scale = _preconditioner(illum, illumination_eps)
+            op = born @ Diagonal(torch.as_tensor(scale, dtype=born.dtype))
+        if transform == "dct":
+            op = op @ DCT2(problem.shape, dtype=born.dtype)
+        y = torch.as_tensor(data, dtype=born.dtype)
+        if method == "cg":
+            res = tikhonov_cg(op, y, 0.0, max_iter=iterations, tol=0.0)
+            lam = 0.0
+        else:
+            aty = op.adjoint(y)
+            lam = sparsity * float(aty.abs().max())
+            lip = 1.1 * operator_norm(op, tol=1e-2, max_iter=power_iterations, seed=seed) ** 2
+            res = fista(op, y, lam, lipschitz=lip, max_iter=iterations, tol=0.0, progress=progress, seed=seed)
+        setup_solves = setup + born.n_solves - 4 * problem.n_shots * res.n_iter
+        image = _synthesis(res.x, scale, transform, problem)
+    misfit0 = 0.5 * float(np.sum(data**2))
+    per_iter = 4 * problem.n_shots
+    history = {
+        "iteration": list(range(res.n_iter + 1)),
+        "misfit": [misfit0, *res.history.data],
+        "objective": [misfit0, *res.history.objective],
+        "n_solves": [setup_solves + per_iter * k for k in range(res.n_iter + 1)],
+        "time": [0.0, *res.history.time],
+    }
+    logger.info("lsrtm-%s: misfit %.4g -> %.4g in %d iterations (lambda %.3g), %.1f s", method, misfit0,
+                history["misfit"][-1], res.n_iter, lam, time.perf_counter() - t_start)  # fmt: skip
+    path = write_image_file(output, image, problem) if output is not None else None
+    return ImageResult(image, problem, vp, history, None, f"lsrtm-{method}", path)
+
+
+def _synthesis(z: torch.Tensor, scale: np.ndarray | None, transform: str, problem: ShotProblem) -> np.ndarray:
+    """``δv = D S z`` from the solver's variable."""
+    x = z.detach().to(torch.float64)
+    if transform == "dct":
+        x = DCT2(problem.shape, dtype=torch.float64)(x)
+    img = x.cpu().numpy()
+    return img * scale if scale is not None else img
