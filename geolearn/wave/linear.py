@@ -100,7 +100,7 @@ class BornOperator(LinearOperator):
         out = np.zeros((y.shape[0], *self.model.padded_shape))
         for i in self._shots("RTM"):
             src, rec = shot_coords(self.model, geo, i)
-            _, snaps = s.forward(src, w[i], rec, save=1)
+            _, snaps = s.forward(src, w[i], rec, save=1, reuse=True)
             for b in range(y.shape[0]):
                 gm, _ = s.adjoint(src, rec, ys[b, i, : rec.shape[0]], snaps)
                 out[b] += gm

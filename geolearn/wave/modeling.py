@@ -262,7 +262,7 @@ def fwi_objective(
             _, gm, _ = solver.gradient_checkpointed(src, w[i], rec, residual_fn, n_checkpoints)
             res = residual[0]
         else:
-            d, snaps = solver.forward(src, w[i], rec, save=save)
+            d, snaps = solver.forward(src, w[i], rec, save=save, reuse=True)
             res = d - d_obs
             gm, _ = solver.adjoint(src, rec, res, snaps)
         value += 0.5 * float(np.sum(res.astype(np.float64) ** 2))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,7 @@ class Kernel:
     op: Any
     grid: Any
     fields: dict[str, Any]
+    workspace: dict[str, Any] = field(default_factory=dict)
 
 
 def build_count() -> int:
@@ -97,7 +98,7 @@ def build_count() -> int:
 
 
 def clear_cache() -> None:
-    """Drop all cached operators (the build counter keeps counting)."""
+    """Drop all cached operators and their workspaces (the build counter keeps counting)."""
     _CACHE.clear()
 
 

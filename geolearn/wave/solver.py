@@ -105,24 +105,37 @@ class ShotSolver:
 
         return dv.TimeFunction(name=name, grid=kernel.grid, time_order=2, space_order=self.space_order)
 
-    def _snapshots(self, kernel: Any, nt: int, factor: int) -> Any:
+    def _snapshots(self, kernel: Any, nt: int, factor: int, reuse: bool) -> Any:
+        """The ``D²u`` snapshot buffer; with ``reuse`` a workspace kept on the cached kernel.
+
+        Allocating (and page-faulting) a fresh multi-GB buffer per shot costs more than the
+        propagation itself, so single-shot-at-a-time callers reuse one. Every entry the
+        adjoint reads is overwritten by the forward first, so no clearing is needed.
+        """
         import devito as dv
 
+        n_snap = nt if factor == 1 else (nt - 1) // factor + 1
+        if reuse and kernel.workspace.get("snap", (None, -1))[1] == n_snap:
+            return kernel.workspace["snap"][0]
         if factor == 1:
-            return dv.TimeFunction(name="snap", grid=kernel.grid, time_order=0, space_order=0, save=nt)
-        tsub = kernel.fields["snap"].time_dim
-        return dv.TimeFunction(
-            name="snap",
-            grid=kernel.grid,
-            time_order=0,
-            space_order=0,
-            save=(nt - 1) // factor + 1,
-            time_dim=tsub,
-        )
+            snap = dv.TimeFunction(name="snap", grid=kernel.grid, time_order=0, space_order=0, save=n_snap)
+        else:
+            tsub = kernel.fields["snap"].time_dim
+            snap = dv.TimeFunction(
+                name="snap", grid=kernel.grid, time_order=0, space_order=0, save=n_snap, time_dim=tsub
+            )
+        if reuse:
+            kernel.workspace["snap"] = (snap, n_snap)
+        return snap
 
     # ------------------------------------------------------------------ propagations
     def forward(
-        self, src: np.ndarray, wavelet: np.ndarray, rec: np.ndarray, save: int | None = None
+        self,
+        src: np.ndarray,
+        wavelet: np.ndarray,
+        rec: np.ndarray,
+        save: int | None = None,
+        reuse: bool = False,
     ) -> tuple[np.ndarray, Snapshots | None]:
         """Nonlinear modelling of one shot.
 
@@ -133,6 +146,9 @@ class ShotSolver:
         rec : ndarray, shape (n_rec, ndim)
         save : int, optional
             Save ``D²u`` every ``save`` steps for a later gradient.
+        reuse : bool
+            Save into the kernel's workspace buffer (valid until the next ``reuse`` call)
+            instead of a fresh allocation.
 
         Returns
         -------
@@ -147,7 +163,7 @@ class ShotSolver:
         args.update(src=s, rec=r, u=self._time_field(k, "u"), time_m=1, time_M=nt - 1)
         snaps = None
         if save:
-            snaps = Snapshots(self._snapshots(k, nt, save), save)
+            snaps = Snapshots(self._snapshots(k, nt, save, reuse), save)
             args["snap"] = snaps.data
         k.op.apply(**args)
         return np.array(r.data.T), snaps
