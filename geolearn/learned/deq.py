@@ -132,7 +132,10 @@ class DEQ(nn.Module):
                 with torch.enable_grad():
                     fz = f(z_leaf)
 
-                def implicit_grad(grad: torch.Tensor) -> torch.Tensor:
+                def implicit_grad(grad: torch.Tensor | None) -> torch.Tensor | None:
+                    if grad is None:  # an undefined incoming gradient stays undefined
+                        return None
+
                     def adjoint_map(v: torch.Tensor) -> torch.Tensor:
                         (vjp,) = torch.autograd.grad(fz, z_leaf, v, retain_graph=True)
                         return vjp + grad
