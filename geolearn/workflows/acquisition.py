@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,13 +26,7 @@ from geolearn.errors import GeometryError, ModelError, ShapeError, StabilityErro
 from geolearn.wave import Geometry, Model, ricker
 from geolearn.wave.geometry import DEFAULT_CFL_FRACTION
 
-__all__ = [
-    "ShotProblem",
-    "as_velocity",
-    "choose_dt",
-    "problem_from_survey",
-    "surface_acquisition",
-]
+__all__ = ["ShotProblem", "as_velocity", "choose_dt", "surface_acquisition"]
 
 logger = logging.getLogger("geolearn.workflows.acquisition")
 
@@ -315,130 +308,3 @@ class ShotProblem:
         for i, g in enumerate(gathers):
             out[i, : g.shape[0]] = g
         return out
-
-
-def problem_from_survey(
-    survey: Any,
-    velocity: Any,
-    spacing: Sequence[float] | None = None,
-    *,
-    origin: Sequence[float] | None = None,
-    shots: Sequence[int] | None = None,
-    z_positive: str = "up",
-    datum: float = 0.0,
-    f0: float | None = 10.0,
-    delay: float | None = None,
-    wavelet: np.ndarray | None = None,
-    vmax: float | None = None,
-    nbl: int = 40,
-    space_order: int = 8,
-    free_surface: bool = False,
-    dtype: str = "float32",
-) -> tuple[ShotProblem, np.ndarray]:
-    """Connect a SEG-Y survey to the wave layer: a :class:`ShotProblem` and the observed data.
-
-    Parameters
-    ----------
-    survey : geolearn.io.Survey or path
-        Shot-sorted prestack SEG-Y (a path is read with ``z_positive``; JUDI-style files that
-        store depths in the elevation fields need ``z_positive="down"``).
-    velocity : array, tensor, geolearn.io.VelocityModel or path
-        Migration/starting velocity in m/s ``(nx, nz)``; a path is read with
-        :func:`geolearn.io.read_model` (its spacing and origin are used unless given).
-    spacing, origin : sequence of float, optional
-        Grid of ``velocity`` in m (required for arrays).
-    shots : sequence of int, optional
-        Shot indices to use (default all).
-    datum : float
-        Elevation of the model's z = 0, m.
-    f0, delay, wavelet
-        Source signature (the survey holds none): Ricker peak frequency (Hz) and peak time
-        (s), or an explicit ``(nt,)`` wavelet sampled at the modelling ``dt``.
-    vmax : float, optional
-        Largest velocity the time step must support (default the model's maximum).
-
-    Returns
-    -------
-    problem : ShotProblem
-        Positions from the headers; ``dt`` the survey's interval or an integer fraction of it.
-    observed : ndarray, shape (n_shots, max_receivers, nt)
-        The recorded data on the modelling time axis (cubic-spline resampled when ``dt`` was
-        refined), float64.
-    """
-    from geolearn.io import read_model, read_survey
-    from geolearn.wave import resample
-
-    if isinstance(survey, (str, os.PathLike)):
-        survey = read_survey(survey, z_positive=z_positive)
-    if isinstance(velocity, (str, os.PathLike)):
-        velocity = read_model(velocity)
-    spacing = spacing or getattr(velocity, "spacing", None)
-    origin = origin or getattr(velocity, "origin", None)
-    if spacing is None:
-        raise ModelError("spacing (m) is required when the velocity is a plain array")
-    vp = as_velocity(velocity)
-    if abs(survey.t0) > 1e-12:
-        raise GeometryError(f"{survey.path}: traces start at t0 = {survey.t0} s; only t0 = 0 is supported")
-    idx = list(range(survey.n_shots)) if shots is None else [int(i) for i in shots]
-    bad = [i for i in idx if not 0 <= i < survey.n_shots]
-    if bad:
-        raise GeometryError(f"shot indices {bad} are outside 0..{survey.n_shots - 1} of {survey.path}")
-    pos = [survey.model_positions(i, ndim=vp.ndim, datum=datum) for i in idx]
-    dt = choose_dt(vmax or float(vp.max()), spacing, space_order, record_dt=survey.dt)
-    record_length = survey.dt * (survey.nt - 1)
-    problem = ShotProblem.create(
-        vp, spacing, np.stack([p[0] for p in pos]), [p[1] for p in pos], record_length=record_length,
-        origin=origin, dt=dt, f0=f0, delay=delay, wavelet=wavelet, vmax=vmax, nbl=nbl,
-        space_order=space_order, free_surface=free_surface, dtype=dtype,
-    )  # fmt: skip
-    gathers = [np.asarray(survey.read(i), dtype=np.float64) for i in idx]
-    if problem.nt != survey.nt:
-        gathers = [resample(g, survey.dt, problem.dt, problem.nt) for g in gathers]
-    logger.info("survey %s: %d shots, dt %.6g s -> modelling dt %.6g s", survey.path, len(idx), survey.dt, dt)
-    return problem, problem.padded(gathers)
-
-
-def resolve_survey(
-    survey: Any,
-    velocity: Any,
-    spacing: Sequence[float] | None = None,
-    *,
-    origin: Sequence[float] | None = None,
-    **kwargs: Any,
-) -> tuple[ShotProblem, np.ndarray, np.ndarray]:
-    """Problem, observed records and velocity from any survey description the workflows accept.
-
-    Parameters
-    ----------
-    survey : SurveyResult, (ShotProblem, records) pair, geolearn.io.Survey or path
-        A modelled survey (:func:`~geolearn.workflows.model_survey`), an explicit pair with
-        records ``(n_shots, max_receivers, nt)``, or SEG-Y (see :func:`problem_from_survey`,
-        which receives ``kwargs``).
-    velocity : array, tensor, VelocityModel or path
-        Velocity in m/s on the problem's grid; it becomes the problem's reference velocity.
-
-    Returns
-    -------
-    problem : ShotProblem
-    observed : ndarray, shape (n_shots, max_receivers, nt), float64
-    velocity : ndarray, shape (nx, nz), float64
-    """
-    pair = (survey.problem, survey.records) if hasattr(survey, "records") else survey
-    if isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], ShotProblem):
-        problem, records = pair
-        if isinstance(velocity, (str, os.PathLike)):
-            from geolearn.io import read_model
-
-            velocity = read_model(velocity)
-        vp = as_velocity(velocity)
-        if vp.shape != problem.shape:
-            raise ModelError(f"velocity has shape {vp.shape}; the survey's grid is {problem.shape}")
-        observed = np.asarray(records.detach().cpu().numpy() if isinstance(records, torch.Tensor) else records,
-                              dtype=np.float64)  # fmt: skip
-        if observed.shape != problem.record_shape:
-            raise ShapeError(
-                f"records have shape {observed.shape}; the problem expects {problem.record_shape}"
-            )
-        return replace(problem, reference=vp), observed, vp
-    problem, observed = problem_from_survey(survey, velocity, spacing, origin=origin, **kwargs)
-    return problem, observed, problem.reference

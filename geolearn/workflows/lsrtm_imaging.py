@@ -29,10 +29,11 @@ from geolearn.errors import ConfigError
 from geolearn.operators import Diagonal, LinearOperator, operator_norm
 from geolearn.parallel import ShotExecutor
 from geolearn.solvers import fista, tikhonov_cg
-from geolearn.workflows.acquisition import ShotProblem, resolve_survey
+from geolearn.workflows.acquisition import ShotProblem
 from geolearn.workflows.results import ImageResult
 from geolearn.workflows.rtm_imaging import migrate, write_image_file
 from geolearn.workflows.shots import SOLVES, born_shot, executor, migrate_shot
+from geolearn.workflows.survey_input import resolve_survey
 from geolearn.workflows.survey_modeling import model_records
 from geolearn.workflows.transforms import DCT2
 

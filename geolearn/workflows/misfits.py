@@ -113,4 +113,4 @@ def misfit_and_residual(name: str, d: np.ndarray, d_obs: np.ndarray) -> tuple[fl
     dt = torch.tensor(np.asarray(d, dtype=np.float64), requires_grad=True)
     value = misfit(name, dt, torch.as_tensor(np.asarray(d_obs, dtype=np.float64)))
     (grad,) = torch.autograd.grad(value, dt)
-    return float(value), grad.numpy()
+    return float(value.detach()), grad.numpy()

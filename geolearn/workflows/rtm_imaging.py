@@ -13,9 +13,10 @@ import torch
 
 from geolearn.errors import ConfigError
 from geolearn.parallel import ShotExecutor
-from geolearn.workflows.acquisition import ShotProblem, resolve_survey
+from geolearn.workflows.acquisition import ShotProblem
 from geolearn.workflows.results import ImageResult
 from geolearn.workflows.shots import SOLVES, executor, migrate_shot
+from geolearn.workflows.survey_input import resolve_survey
 
 __all__ = ["laplacian_filter", "migrate", "rtm", "write_image_file"]
 

@@ -31,10 +31,11 @@ __all__ = [
     "forward_shot",
     "gradient_shot",
     "migrate_shot",
+    "misfit_shot",
 ]
 
 #: Wave-equation solves per shot of each per-shot function.
-SOLVES = {"forward": 1, "born": 2, "migrate": 2, "gradient": 2}
+SOLVES = {"forward": 1, "born": 2, "migrate": 2, "gradient": 2, "misfit": 1}
 
 
 @contextlib.contextmanager
@@ -166,3 +167,11 @@ def gradient_shot(
     if illumination:
         out["illumination"] = _illumination(model, snaps)
     return out
+
+
+def misfit_shot(
+    shot: int, problem: ShotProblem, velocity: np.ndarray, observed: np.ndarray, misfit: str = "l2"
+) -> float:
+    """Misfit of one shot (forward modelling only, 1 solve)."""
+    d = forward_shot(shot, problem, velocity)
+    return misfit_and_residual(misfit, d, np.asarray(observed[shot, : d.shape[0]], dtype=np.float64))[0]
