@@ -91,19 +91,33 @@ class ShotSolver:
     def _sparse(
         self, kernel: Any, name: str, coords: np.ndarray, nt: int, data: np.ndarray | None = None
     ) -> Any:
+        """Point data ``(npoint, nt)`` at ``coords``: a per-size workspace object refilled per call.
+
+        Creating Devito symbols costs milliseconds; reusing them keeps the wrapper's overhead
+        over the raw operator small.
+        """
         import devito as dv
 
-        sf = dv.SparseTimeFunction(
-            name=name, grid=kernel.grid, npoint=coords.shape[0], nt=nt, coordinates=coords.astype(self.dtype)
-        )
-        if data is not None:
-            sf.data[:] = data.T
+        key = ("sparse", name, coords.shape[0], nt)
+        sf = kernel.workspace.get(key)
+        if sf is None:
+            sf = dv.SparseTimeFunction(name=name, grid=kernel.grid, npoint=coords.shape[0], nt=nt)
+            kernel.workspace[key] = sf
+        sf.coordinates.data[:] = coords
+        sf.data[:] = 0 if data is None else data.T
         return sf
 
     def _time_field(self, kernel: Any, name: str) -> Any:
+        """A zeroed 3-slot wavefield (workspace reused across calls)."""
         import devito as dv
 
-        return dv.TimeFunction(name=name, grid=kernel.grid, time_order=2, space_order=self.space_order)
+        f = kernel.workspace.get(("time", name))
+        if f is None:
+            f = dv.TimeFunction(name=name, grid=kernel.grid, time_order=2, space_order=self.space_order)
+            kernel.workspace[("time", name)] = f
+        else:
+            f.data_with_halo[:] = 0
+        return f
 
     def _snapshots(self, kernel: Any, nt: int, factor: int, reuse: bool) -> Any:
         """The ``D²u`` snapshot buffer; with ``reuse`` a workspace kept on the cached kernel.
