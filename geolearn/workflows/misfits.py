@@ -110,7 +110,8 @@ def misfit_and_residual(name: str, d: np.ndarray, d_obs: np.ndarray) -> tuple[fl
     value : float
     residual : ndarray, shape of ``d``, float64
     """
-    dt = torch.tensor(np.asarray(d, dtype=np.float64), requires_grad=True)
-    value = misfit(name, dt, torch.as_tensor(np.asarray(d_obs, dtype=np.float64)))
-    (grad,) = torch.autograd.grad(value, dt)
+    with torch.enable_grad():  # also when called under torch.no_grad()
+        dt = torch.tensor(np.asarray(d, dtype=np.float64), requires_grad=True)
+        value = misfit(name, dt, torch.as_tensor(np.asarray(d_obs, dtype=np.float64)))
+        (grad,) = torch.autograd.grad(value, dt)
     return float(value.detach()), grad.numpy()
