@@ -106,7 +106,7 @@ def test_memory_modes():
     assert rel < 1e-13, rel  # same arithmetic, only rounding differs
     _, g_sub = fwi_objective(model.vp, geo, obs, memory="snapshots", snapshot_factor=2)
     rel_sub = float(torch.linalg.norm(g_sub - g_full) / torch.linalg.norm(g_full))
-    assert 0 < rel_sub < 0.1, rel_sub
+    assert 0 < rel_sub < 1e-3, rel_sub  # measured 1.5e-4 (factor 2)
     # Autograd through F with checkpointing matches too.
     v = model.vp.clone().requires_grad_(True)
     (0.5 * (WaveModeling(model, geo, memory="checkpoint")(v) - obs).pow(2).sum()).backward()
