@@ -185,12 +185,12 @@ def test_multiscale_fwi_on_a_marmousi_crop_lowers_model_error_and_misfit(data_di
     survey = model_survey(vp, spacing, source_spacing=300.0, receiver_spacing=30.0, source_depth=30.0,
                           receiver_depth=30.0, record_length=1.2, f0=4.0, **PROPAGATION)  # fmt: skip
     v0 = smooth(vp, 4.0)
-    v0[:, :2] = vp[:, :2]
+    v0[:, :7] = vp[:, :7]  # the water (202.5 m deep) is known
     result = fwi(survey, v0, spacing, true=vp, bands=(4.0, 7.0), iterations=4, bounds=(1400.0, 1.15 * vp.max()),
-                 water_depth=60.0, estimate_wavelet=False)  # fmt: skip
+                 water_depth=210.0)  # fmt: skip
     error0 = np.linalg.norm(v0 - vp) / np.linalg.norm(vp)
-    assert result.model_error < 0.92 * error0, (result.model_error, error0)  # measured 0.0361 / 0.0417 = 0.87
-    assert result.misfit_final < 0.1 * result.misfit_initial  # measured 0.049
+    assert result.model_error < 0.9 * error0, (result.model_error, error0)  # measured 0.0344 / 0.0408 = 0.84
+    assert result.misfit_final < 0.2 * result.misfit_initial  # measured 0.12
     assert result.history["frequency"] == [4.0] * 4 + [7.0] * 4
     assert len(result.gradients) == 2
 
