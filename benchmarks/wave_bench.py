@@ -63,7 +63,7 @@ def best(fn, repeat: int) -> float:
 
 def raw_devito_forward(model: Model, geo: Geometry):
     """A closure applying the cached Devito forward operator directly (arguments prebuilt)."""
-    solver, _ = make_solver(model, geo, model.vp)
+    solver, _ = make_solver(model, geo.dt, model.vp)
     src, rec = shot_coords(model, geo, 0)
     solver.forward(src, geo.wavelets[0].numpy(), rec)  # builds the operator
     k = solver.kernel("forward")

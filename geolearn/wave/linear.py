@@ -73,7 +73,7 @@ class BornOperator(LinearOperator):
         self.model, self.geometry = model, geometry
         self.parametrization, self.progress = parametrization, progress
         v0 = model.vp if velocity is None else velocity
-        self.solver, vp = make_solver(model, geometry, v0)
+        self.solver, vp = make_solver(model, geometry.dt, v0)
         # d(Devito squared slowness)/d(domain variable), on the model grid.
         self.scale = dm_dv(vp) if parametrization == "velocity" else np.full(vp.shape, 1e6)
 
@@ -125,7 +125,7 @@ class SourceModeling(LinearOperator):
     def __init__(self, model: Model, geometry: Geometry, velocity: torch.Tensor | None = None) -> None:
         super().__init__((geometry.n_shots, geometry.nt), geometry.record_shape, dtype=model.dtype)
         self.model, self.geometry = model, geometry
-        self.solver, _ = make_solver(model, geometry, model.vp if velocity is None else velocity)
+        self.solver, _ = make_solver(model, geometry.dt, model.vp if velocity is None else velocity)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         s, xs = self.solver, _np(x, self.solver.dtype)
@@ -170,7 +170,7 @@ class PointInterpolation(LinearOperator):
             raise GeometryError(f"point {i} at {tuple(pts[i].tolist())} m lies outside the model")
         super().__init__(model.shape, pts.shape[0], dtype=model.dtype)
         self.model, self.points = model, model.to_grid(pts)
-        self.solver = make_solver(model, _NoGeometry(), model.vp)[0]
+        self.solver = make_solver(model, None, model.vp)[0]
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.solver
@@ -181,9 +181,3 @@ class PointInterpolation(LinearOperator):
         s = self.solver
         out = [self.model.crop(s.inject(self.points, p)) for p in _np(y, s.dtype)]
         return torch.as_tensor(np.stack(out)).to(device=y.device)
-
-
-class _NoGeometry:
-    """Stand-in for interpolation, which has no time axis (dt only needs to be stable)."""
-
-    dt = 0.0

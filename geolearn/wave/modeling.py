@@ -37,16 +37,20 @@ __all__ = ["WaveModeling", "fwi_objective"]
 
 
 def make_solver(
-    model: Model, geometry: Geometry, velocity: torch.Tensor | np.ndarray
+    model: Model, dt: float | None, velocity: torch.Tensor | np.ndarray
 ) -> tuple[ShotSolver, np.ndarray]:
-    """Validate ``velocity`` (m/s) against model and time step; return a solver and vp (float64)."""
+    """Validate ``velocity`` (m/s) against the model and the time step ``dt`` (s).
+
+    ``dt=None`` is for time-free use (interpolation only). Returns a solver and vp (float64).
+    """
     vp = model.validate(velocity)
-    model.check_dt(geometry.dt, float(vp.max()))
+    if dt is not None:
+        model.check_dt(dt, float(vp.max()))
     m_pad, damp = model.padded_slowness(vp)
     npdtype = np.float32 if model.dtype == torch.float32 else np.float64
     solver = ShotSolver(
         model.padded_shape, model.spacing, model.space_order, npdtype, model.free_surface_index,
-        m_pad, damp, model.cell_volume, geometry.dt * 1000.0,
+        m_pad, damp, model.cell_volume, (dt or 0.0) * 1000.0,
     )  # fmt: skip
     return solver, vp
 
@@ -88,7 +92,7 @@ class _Modeling(torch.autograd.Function):
         ctx: Any, module: WaveModeling, velocity: torch.Tensor, wavelets: torch.Tensor
     ) -> torch.Tensor:
         model, geometry = module.model, module.geometry
-        solver, vp = make_solver(model, geometry, velocity)
+        solver, vp = make_solver(model, geometry.dt, velocity)
         need_grad = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         save = module._save if need_grad else None
         w = wavelets.detach().cpu().numpy().astype(solver.dtype)
@@ -245,7 +249,7 @@ def fwi_objective(
     if len(obs) != geometry.n_shots or obs.nt != geometry.nt or obs.n_receivers != geometry.n_receivers:
         raise ShapeError(f"observed {obs!r} does not match {geometry!r}")
     save = _memory_args(memory, snapshot_factor)
-    solver, vp = make_solver(model, geometry, v)
+    solver, vp = make_solver(model, geometry.dt, v)
     w = geometry.wavelets.numpy().astype(solver.dtype)
     value = 0.0
     grad_m = np.zeros(model.padded_shape)
