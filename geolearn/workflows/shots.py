@@ -56,7 +56,7 @@ def executor(
 def _setup(problem: ShotProblem, shot: int, velocity: np.ndarray, wavelet: np.ndarray | None = None) -> tuple:
     model = problem.model()
     geometry = problem.geometry(model, [shot])
-    solver, vp = make_solver(model, geometry, velocity)
+    solver, vp = make_solver(model, geometry.dt, velocity)
     src, rec = shot_coords(model, geometry, 0)
     w = problem.wavelets[shot] if wavelet is None else np.asarray(wavelet)
     w = (w if w.ndim == 1 else w[shot]).astype(solver.dtype)
