@@ -96,3 +96,10 @@ def test_born_is_jacobian_of_modeling():
     errs = [float(torch.linalg.norm(F(model.vp + h * dv) - d0 - h * jd)) for h in (1.0, 0.5, 0.25)]
     slopes = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all(np.abs(slopes - 2) < 0.15), (errs, slopes)
+
+
+@pytest.mark.parametrize("so", [2, 16])
+def test_extreme_space_orders(so):
+    model = layered((40, 30), so=so, fs=so == 16)
+    geo = survey(model, n_shots=1)
+    assert dot_test(SourceModeling(model, geo), n_trials=1, tol=1e-6) < 1e-6
