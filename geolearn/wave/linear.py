@@ -91,7 +91,7 @@ class BornOperator(LinearOperator):
             for b in range(x.shape[0]):
                 dm = self.model.pad_zero(xs[b] * self.scale).astype(s.dtype)
                 out[b, i, : rec.shape[0]] = s.born(src, w[i], rec, dm)
-        return torch.as_tensor(out).to(device=x.device)
+        return torch.as_tensor(out).to(device=x.device, dtype=self.dtype)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         s, geo = self.solver, self.geometry
@@ -134,7 +134,7 @@ class SourceModeling(LinearOperator):
             src, rec = shot_coords(self.model, self.geometry, i)
             for b in range(x.shape[0]):
                 out[b, i, : rec.shape[0]] = s.forward(src, xs[b, i], rec)[0]
-        return torch.as_tensor(out).to(device=x.device)
+        return torch.as_tensor(out).to(device=x.device, dtype=self.dtype)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         s, ys = self.solver, _np(y, self.solver.dtype)
@@ -143,7 +143,7 @@ class SourceModeling(LinearOperator):
             src, rec = shot_coords(self.model, self.geometry, i)
             for b in range(y.shape[0]):
                 out[b, i] = s.adjoint(src, rec, ys[b, i, : rec.shape[0]])[1]
-        return torch.as_tensor(out).to(device=y.device)
+        return torch.as_tensor(out).to(device=y.device, dtype=self.dtype)
 
 
 class PointInterpolation(LinearOperator):
@@ -175,9 +175,9 @@ class PointInterpolation(LinearOperator):
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.solver
         out = [s.interpolate(self.points, self.model.pad_zero(f)) for f in _np(x, s.dtype)]
-        return torch.as_tensor(np.stack(out)).to(device=x.device)
+        return torch.as_tensor(np.stack(out)).to(device=x.device, dtype=self.dtype)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         s = self.solver
         out = [self.model.crop(s.inject(self.points, p)) for p in _np(y, s.dtype)]
-        return torch.as_tensor(np.stack(out)).to(device=y.device)
+        return torch.as_tensor(np.stack(out)).to(device=y.device, dtype=self.dtype)
