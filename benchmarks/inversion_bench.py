@@ -46,7 +46,7 @@ def marmousi_crop(x0: float, nx: int, nz: int, factor: int) -> tuple[np.ndarray,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=8, help="iterations per band")
+    parser.add_argument("--iterations", type=int, default=15, help="iterations per band")
     parser.add_argument("--bands", type=float, nargs="+", default=[4.0, 7.0])
     parser.add_argument("--lr", type=float, default=25.0, help="Adam learning rate, m/s")
     parser.add_argument("--out", type=Path, default=RESULTS / "inversion_bench.json")
