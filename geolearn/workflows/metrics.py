@@ -1,0 +1,299 @@
+"""Quality, misfit, cost and memory measures for comparing learned and classical inversion.
+
+- :func:`psnr`, :func:`ssim` (Gaussian window, computed in torch): image / model quality against
+  a reference, per sample for ``(B, nx, nz)`` batches.
+- :func:`data_misfit`: ``½‖d − d_obs‖²`` and the relative misfit.
+- :class:`CostCounter` and :class:`CountingOperator`: count Born (J), adjoint (Jᵀ), nonlinear
+  forward (F) and gradient evaluations, and the wave-equation solves they cost.
+- :func:`peak_memory`: peak bytes of the torch CPU allocator (torch profiler) and of the Python
+  heap including NumPy (tracemalloc) while a function runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from geolearn.errors import ConfigError, ShapeError
+from geolearn.operators import LinearOperator
+
+__all__ = [
+    "CostCounter",
+    "CountingOperator",
+    "PeakMemory",
+    "data_misfit",
+    "gaussian_window",
+    "peak_memory",
+    "psnr",
+    "ssim",
+    "ssim_map",
+]
+
+logger = logging.getLogger("geolearn.workflows.metrics")
+
+
+def _pair(estimate: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    est, ref = torch.as_tensor(estimate), torch.as_tensor(reference)
+    if est.shape != ref.shape:
+        raise ShapeError(f"estimate {tuple(est.shape)} and reference {tuple(ref.shape)} differ in shape")
+    if ref.ndim not in (2, 3):
+        raise ShapeError(f"images must be (nx, nz) or (B, nx, nz), got {tuple(ref.shape)}")
+    single = ref.ndim == 2
+    est, ref = est.double(), ref.double()
+    return (est[None], ref[None], True) if single else (est, ref, False)
+
+
+def _data_range(ref: torch.Tensor, data_range: float | None) -> torch.Tensor:
+    if data_range is not None:
+        if not data_range > 0:
+            raise ConfigError(f"data_range must be positive, got {data_range}")
+        return torch.full((ref.shape[0],), float(data_range), dtype=ref.dtype)
+    rng = ref.flatten(1).amax(1) - ref.flatten(1).amin(1)
+    if bool((rng <= 0).any()):
+        raise ConfigError("the reference is constant, so its data range is 0: pass data_range explicitly")
+    return rng
+
+
+def psnr(estimate: torch.Tensor, reference: torch.Tensor, data_range: float | None = None) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB, ``10 log10(R² / MSE)``.
+
+    Parameters
+    ----------
+    estimate, reference : Tensor ``(nx, nz)`` or ``(B, nx, nz)``
+        Any units (both the same).
+    data_range : float, optional
+        ``R``; default ``max − min`` of each reference.
+
+    Returns
+    -------
+    Tensor
+        float64, shape ``()`` or ``(B,)``; ``inf`` where the estimate is exact.
+    """
+    est, ref, single = _pair(estimate, reference)
+    mse = (est - ref).pow(2).flatten(1).mean(1)
+    out = 10 * torch.log10(_data_range(ref, data_range) ** 2 / mse)
+    return out[0] if single else out
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Normalised 2D Gaussian window ``(size, size)`` (sum 1)."""
+    if size < 1 or size % 2 == 0 or not sigma > 0:
+        raise ConfigError(
+            f"window size must be odd and positive and sigma > 0, got size={size}, sigma={sigma}"
+        )
+    t = torch.arange(size, dtype=dtype) - (size - 1) / 2
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    w = torch.outer(g, g)
+    return w / w.sum()
+
+
+def ssim_map(
+    estimate: torch.Tensor,
+    reference: torch.Tensor,
+    data_range: float | None = None,
+    *,
+    window: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
+    """Local SSIM (Wang et al. 2004) over every full Gaussian window ('valid' positions).
+
+    ``SSIM = (2μxμy + C1)(2σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2))`` with weighted local
+    means, variances and covariance from the Gaussian window, ``C1 = (k1 R)²``, ``C2 = (k2 R)²``.
+    The window shrinks (keeping ``sigma``) to the largest odd size that fits the image.
+
+    Returns
+    -------
+    Tensor ``(B, nx − w + 1, nz − w + 1)`` (float64; batch axis kept).
+    """
+    est, ref, _ = _pair(estimate, reference)
+    size = min(window, *(n - (1 - n % 2) for n in ref.shape[1:]))
+    w = gaussian_window(size, sigma)[None, None]
+    R = _data_range(ref, data_range)[:, None, None]
+    c1, c2 = (k1 * R) ** 2, (k2 * R) ** 2
+
+    def local(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(t[:, None], w)[:, 0]
+
+    mx, my = local(est), local(ref)
+    vx = local(est * est) - mx * mx
+    vy = local(ref * ref) - my * my
+    cxy = local(est * ref) - mx * my
+    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+
+
+def ssim(
+    estimate: torch.Tensor,
+    reference: torch.Tensor,
+    data_range: float | None = None,
+    *,
+    window: int = 11,
+    sigma: float = 1.5,
+) -> torch.Tensor:
+    """Mean structural similarity (see :func:`ssim_map`); shape ``()`` or ``(B,)``, float64, ≤ 1."""
+    out = ssim_map(estimate, reference, data_range, window=window, sigma=sigma).flatten(1).mean(1)
+    return out[0] if torch.as_tensor(reference).ndim == 2 else out
+
+
+def data_misfit(predicted: torch.Tensor, observed: torch.Tensor) -> tuple[float, float]:
+    """``(½‖d − d_obs‖², ‖d − d_obs‖ / ‖d_obs‖)`` over all samples, records ``(..., n_rec, nt)``."""
+    if predicted.shape != observed.shape:
+        raise ShapeError(
+            f"predicted {tuple(predicted.shape)} and observed {tuple(observed.shape)} records differ in shape"
+        )
+    r = (predicted - observed).double()
+    norm_obs = float(observed.double().norm())
+    value = 0.5 * float(r.pow(2).sum())
+    return value, math.sqrt(2 * value) / norm_obs if norm_obs > 0 else math.inf
+
+
+@dataclass
+class CostCounter:
+    """Operator applications and wave-equation solves, summed over samples and shots.
+
+    Attributes
+    ----------
+    born : int
+        Born applications ``J x`` (one per sample).
+    born_adjoint : int
+        Adjoint applications ``Jᵀ y`` (one per sample).
+    forward : int
+        Nonlinear modellings ``F(v)`` (one per model, e.g. line-search trials).
+    gradient : int
+        Adjoint-state FWI gradients (one per model; each a forward plus an adjoint per shot).
+    solves : int
+        Wave-equation solves: J costs one Born solve per shot; Jᵀ one adjoint solve per shot and
+        sample plus one background forward per shot per call (BornOperator re-runs it); F one
+        forward per shot; a gradient one forward and one adjoint per shot.
+    """
+
+    born: int = 0
+    born_adjoint: int = 0
+    forward: int = 0
+    gradient: int = 0
+    solves: int = 0
+
+    def add_born(self, n_samples: int, n_shots: int) -> None:
+        self.born += n_samples
+        self.solves += n_samples * n_shots
+
+    def add_born_adjoint(self, n_samples: int, n_shots: int) -> None:
+        self.born_adjoint += n_samples
+        self.solves += (n_samples + 1) * n_shots
+
+    def add_forward(self, n_models: int, n_shots: int) -> None:
+        self.forward += n_models
+        self.solves += n_models * n_shots
+
+    def add_gradient(self, n_models: int, n_shots: int) -> None:
+        self.gradient += n_models
+        self.solves += 2 * n_models * n_shots
+
+    @property
+    def applications(self) -> int:
+        """``born + born_adjoint``: the J/Jᵀ count compared at equal cost."""
+        return self.born + self.born_adjoint
+
+    def reset(self) -> None:
+        self.born = self.born_adjoint = self.forward = self.gradient = self.solves = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class CountingOperator(LinearOperator):
+    """Wrap a LinearOperator to count its applications in a :class:`CostCounter`.
+
+    Applications to an all-zero batch are answered with zeros without calling the wrapped
+    operator (exact for a linear map, and not counted): the first layer of an unrolled scheme
+    started from ``x = 0`` then costs no Born solve. Backward passes through autograd call the
+    wrapped adjoint/forward and are counted like any application.
+
+    Parameters
+    ----------
+    op : LinearOperator
+        E.g. a :class:`~geolearn.wave.BornOperator`.
+    counter : CostCounter, optional
+        Shared counter (a new one by default).
+    n_shots : int, optional
+        Shots per application for the solve count (default ``op.geometry.n_shots`` when the
+        operator has a geometry, else 1).
+    """
+
+    def __init__(self, op: LinearOperator, counter: CostCounter | None = None, n_shots: int | None = None):
+        super().__init__(op.domain_shape, op.range_shape, dtype=op.dtype, device=op.device)
+        self.op = op
+        self.counter = counter if counter is not None else CostCounter()
+        geometry = getattr(op, "geometry", None)
+        self.n_shots = int(n_shots if n_shots is not None else (geometry.n_shots if geometry else 1))
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not bool(x.any()):
+            return x.new_zeros((x.shape[0], *self.range_shape))
+        self.counter.add_born(x.shape[0], self.n_shots)
+        return self.op._forward(x)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        if not bool(y.any()):
+            return y.new_zeros((y.shape[0], *self.domain_shape))
+        self.counter.add_born_adjoint(y.shape[0], self.n_shots)
+        return self.op._adjoint(y)
+
+    def __getattr__(self, name: str) -> Any:
+        # Geometry, model and other attributes of the wrapped operator stay reachable.
+        if name == "op":
+            raise AttributeError(name)
+        return getattr(self.op, name)
+
+
+@dataclass
+class PeakMemory:
+    """Peak memory while a function ran, in bytes, above what was allocated before it started.
+
+    Attributes
+    ----------
+    torch_bytes : int
+        Peak of the torch CPU allocator (tensors created by torch ops), from the torch
+        profiler's memory events in time order.
+    python_bytes : int
+        Peak of the Python heap (tracemalloc), which includes NumPy arrays such as the records
+        and images Devito operators return.
+    """
+
+    torch_bytes: int
+    python_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Upper bound on the combined peak (the two peaks may occur at different times)."""
+        return self.torch_bytes + self.python_bytes
+
+
+def peak_memory(fn: Callable[[], Any]) -> tuple[Any, PeakMemory]:
+    """Run ``fn()`` and measure its peak memory (see :class:`PeakMemory`); returns ``(result, peak)``."""
+    started = tracemalloc.is_tracing()
+    if not started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base, _ = tracemalloc.get_traced_memory()
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            result = fn()
+        _, peak_py = tracemalloc.get_traced_memory()
+    finally:
+        if not started:
+            tracemalloc.stop()
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    current = peak = 0
+    for e in events:
+        current += e.self_cpu_memory_usage
+        peak = max(peak, current)
+    return result, PeakMemory(int(peak), int(max(peak_py - base, 0)))
