@@ -104,8 +104,8 @@ class SpectralConv2d(nn.Module):
         bias: bool = True,
         bound: float = 1.0,
         n_power_iterations: int = 1,
-        tol: float = 1e-10,
-        max_iter: int = 5000,
+        tol: float = 1e-8,
+        max_iter: int = 1000,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -123,10 +123,13 @@ class SpectralConv2d(nn.Module):
         self.tol, self.max_iter, self.seed = float(tol), int(max_iter), int(seed)
         self.register_buffer("u", torch.empty(0))
         self._converged_for: tuple | None = None
+        self._vectors: dict[tuple[int, int], tuple[torch.Tensor, tuple | None]] = {}
 
     def sigma(self, spatial_shape: tuple[int, int]) -> torch.Tensor:
         """Operator norm of the raw convolution on ``spatial_shape``, differentiable in ``weight``."""
         w = self.weight
+        if tuple(self.u.shape[-2:]) != tuple(spatial_shape) and tuple(spatial_shape) in self._vectors:
+            self.u, self._converged_for = self._vectors[tuple(spatial_shape)]
         fresh = tuple(self.u.shape[-2:]) != tuple(spatial_shape) or self.u.dtype != w.dtype
         # In eval mode a converged vector stays valid until the weight changes in place or is replaced.
         key = (tuple(spatial_shape), w.dtype, w._version, w.data_ptr())
@@ -141,6 +144,7 @@ class SpectralConv2d(nn.Module):
             elif self.training:
                 self.u, _, _ = _power_iterate(w.detach(), self.u, self.padding, self.n_power_iterations, None)
                 self._converged_for = None
+            self._vectors[tuple(spatial_shape)] = (self.u, self._converged_for)
         return nnf.conv2d(self.u, w, padding=self.padding).norm()
 
     def normalized_weight(self, spatial_shape: tuple[int, int]) -> torch.Tensor:

@@ -1,0 +1,159 @@
+"""Training: learned schemes beat ISTA at equal iterations, stage-wise training, checkpoints/resume,
+the sparse-coding generator, the oracle floor, the denoiser trainer, the training figure."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from geolearn.errors import ConfigError, ShapeError  # noqa: E402
+from geolearn.learned import (  # noqa: E402
+    LISTA,
+    DnCNN,
+    Trainer,
+    UnrolledISTA,
+    check_firm_nonexpansive,
+    make_sparse_coding,
+    nmse_db,
+    oracle_least_squares,
+    train_denoiser,
+)
+from geolearn.solvers import ista  # noqa: E402
+from geolearn.viz.training import plot_training  # noqa: E402
+
+PROB = make_sparse_coding(25, 50, p=0.1, snr_db=40.0, seed=0)
+L = float(torch.linalg.matrix_norm(PROB.A.matrix, ord=2)) ** 2
+VAL = PROB.sample(300, 1)
+TRAIN = PROB.sample(2000, 2)
+K = 6
+
+
+def _ista_best_db(n_iter):
+    return min(
+        nmse_db(ista(PROB.A, VAL[0], lam, max_iter=n_iter, tol=0.0, lipschitz=L).x, VAL[1])
+        for lam in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
+    )
+
+
+def test_seconds_of_training_beat_ista_at_equal_iterations():
+    ista_db = _ista_best_db(K)
+    unrolled = UnrolledISTA(PROB.A, K, lam=0.3, step_init=1 / L, step_bound=2.0, lipschitz=L)
+    tr = Trainer(unrolled, lr=0.05, batch_size=64, progress=False, seed=0)
+    tr.fit(TRAIN, VAL, n_steps=120)
+    lista = LISTA(PROB.A, K, lam=0.3, lipschitz=L)
+    tl = Trainer(lista, lr=2e-3, batch_size=64, progress=False, seed=0)
+    tl.fit(TRAIN, VAL, n_steps=120)
+    u_db, l_db = tr.evaluate(VAL), tl.evaluate(VAL)
+    assert u_db < ista_db - 1.0, (u_db, ista_db)
+    assert l_db < ista_db - 2.0, (l_db, ista_db)
+    assert tl.history.val_nmse_db[-1] == pytest.approx(l_db)
+    assert all(g <= 2 / L * (1 + 1e-6) for g in unrolled.steps.tolist())
+
+
+def test_stagewise_training_runs_every_stage_and_improves():
+    net = LISTA(PROB.A, 3, lam=0.3, lipschitz=L, coupled=True)
+    tr = Trainer(net, lr=2e-3, batch_size=32, progress=False, seed=1, val_every=10)
+    before = tr.evaluate(VAL)
+    hist = tr.fit_stagewise(TRAIN, VAL, steps_per_stage=10, refine_lr_factors=(0.2,))
+    assert sorted(set(hist.stages)) == list(range(1, 7))
+    assert len(hist.steps) == 60 and hist.steps[-1] == 60
+    assert tr.evaluate(VAL) < before - 0.5
+
+
+def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
+    def make():
+        return UnrolledISTA(PROB.A, 3, lam=0.3, lipschitz=L)
+
+    ref = make()
+    Trainer(ref, lr=0.02, batch_size=16, progress=False, seed=3).fit(TRAIN, n_steps=20)
+
+    calls = {"n": 0}
+
+    def crashing(n, gen):
+        calls["n"] += 1
+        if calls["n"] == 16:
+            raise KeyboardInterrupt("simulated crash")
+        idx = torch.randint(len(TRAIN[0]), (n,), generator=gen)
+        return TRAIN[0][idx], TRAIN[1][idx]
+
+    path = tmp_path / "ckpt" / "run.pt"
+    first = make()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(first, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10).fit(
+            crashing, n_steps=20
+        )
+    assert path.exists() and not list(path.parent.glob(".*tmp"))
+    resumed = make()
+    tr = Trainer(resumed, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10)
+    tr.fit(TRAIN, n_steps=20)
+    assert tr.step_count == 20 and len(tr.history.train_loss) == 20
+    for a, b in zip(ref.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_sparse_coding_generator_is_seeded_and_has_the_requested_statistics():
+    prob = make_sparse_coding(40, 80, p=0.1, snr_db=20.0, seed=5, dtype=torch.float64)
+    torch.testing.assert_close(prob.A.matrix.norm(dim=0), torch.ones(80, dtype=torch.float64))
+    y1, x1 = prob.sample(4000, 9)
+    y2, x2 = prob.sample(4000, torch.Generator().manual_seed(9))
+    assert torch.equal(y1, y2) and torch.equal(x1, x2)
+    assert abs(float((x1 != 0).double().mean()) - 0.1) < 0.005
+    clean = prob.A(x1)
+    keep = clean.norm(dim=1) > 0
+    snr = 20 * torch.log10(clean[keep].norm(dim=1) / (y1 - clean)[keep].norm(dim=1))
+    torch.testing.assert_close(snr, torch.full_like(snr, 20.0), rtol=0, atol=1e-9)
+    y3, _ = make_sparse_coding(40, 80, snr_db=None, seed=5).sample(3, 0)
+    assert y3.dtype == torch.float32
+    with pytest.raises(ConfigError, match="p must lie"):
+        make_sparse_coding(10, 20, p=1.5)
+
+
+def test_oracle_floor_is_below_ista_and_nmse_checks():
+    floor = nmse_db(oracle_least_squares(PROB.A.matrix, VAL[0], VAL[1]), VAL[1])
+    assert floor < _ista_best_db(200) - 10
+    assert -50 < floor < -35  # 40 dB SNR, about 5 nonzeros from 25 measurements
+    assert nmse_db(torch.zeros(3, 2), torch.ones(3, 2)) == pytest.approx(0.0)
+    assert nmse_db(0.1 * torch.ones(3, 2), torch.ones(3, 2)) == pytest.approx(10 * math.log10(0.81))
+    with pytest.raises(ShapeError):
+        nmse_db(torch.zeros(3), torch.zeros(4))
+    with pytest.raises(ConfigError, match="schedule"):
+        Trainer(UnrolledISTA(PROB.A, 1, lipschitz=L), schedule="linear")
+
+
+def _layered_images(n, size, seed):
+    """Piecewise-constant depth profiles (layered media) with random dips."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.arange(size, dtype=torch.float64)
+    out = torch.zeros(n, size, size, dtype=torch.float64)
+    for i in range(n):
+        for _ in range(4):
+            depth = float(torch.rand(1, generator=gen)) * size
+            dip = float(torch.randn(1, generator=gen)) * 0.2
+            amp = float(torch.randn(1, generator=gen))
+            out[i] += amp * (x[None, :] > depth + dip * (x[:, None] - size / 2))
+    return out
+
+
+def test_denoiser_trains_from_scratch_in_seconds_and_stays_firmly_nonexpansive():
+    clean = _layered_images(24, 32, seed=0)
+    val = _layered_images(8, 32, seed=1)
+    sigma = 0.5
+    gen = torch.Generator().manual_seed(2)
+    noisy_db = nmse_db(val + sigma * torch.randn(val.shape, generator=gen, dtype=torch.float64), val)
+    den = DnCNN(features=12, depth=4, mode="firm", seed=0).double()
+    hist = train_denoiser(den, clean, noise_std=sigma, patch_size=24, batch_size=8, n_steps=120, lr=1e-2, progress=False, val_images=val)
+    den.eval()
+    assert hist.val_nmse_db[-1] < noisy_db - 1.5, (hist.val_nmse_db[-1], noisy_db)  # measured: 2.1 dB
+    assert check_firm_nonexpansive(den, val).firmly_nonexpansive
+    fig = plot_training(hist, reference_db={"noisy input": noisy_db}, smooth=5)
+    ax_loss, ax_val = fig.axes
+    assert list(ax_val.lines[0].get_ydata()) == hist.val_nmse_db
+    assert len(ax_loss.lines[0].get_xdata()) == len(hist.train_loss) - 4
+    assert ax_val.lines[1].get_ydata()[0] == pytest.approx(noisy_db)
+    with pytest.raises(ShapeError, match="patch_size"):
+        train_denoiser(den, clean[:, :10, :10], patch_size=24, progress=False)
