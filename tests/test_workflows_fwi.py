@@ -73,7 +73,7 @@ def small_problem():
     return problem, observed, vp
 
 
-@pytest.mark.parametrize("name", ["l2", "ncc"])
+@pytest.mark.parametrize("name", ["l2", "ncc", "envelope"])
 def test_fwi_gradient_passes_the_taylor_test(small_problem, name):
     problem, observed, vp = small_problem
     v0 = smooth(vp)

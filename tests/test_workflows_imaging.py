@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geolearn.errors import GeometryError, StabilityError
+from geolearn.errors import GeometryError, ModelError, StabilityError
 from geolearn.io import read_survey, read_volume
 from geolearn.wave import Model
-from geolearn.workflows import choose_dt, model_survey, rtm
+from geolearn.workflows import choose_dt, model_survey, problem_from_survey, rtm
 from geolearn.workflows.rtm_imaging import laplacian_filter
 from tests._workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
@@ -104,3 +104,24 @@ def test_laplacian_filter_matches_the_analytic_laplacian():
     np.testing.assert_allclose(
         laplacian_filter(field, (5.0, 5.0))[1:-1, 1:-1], expected[1:-1, 1:-1], rtol=0.03
     )
+
+
+def test_segy_survey_is_resampled_onto_a_finer_stable_step(survey):
+    # A faster migration velocity needs a smaller step: an integer fraction of the recorded one.
+    fast = np.full(survey.velocity.shape, 1.8 * survey.velocity.max())
+    problem, observed = problem_from_survey(survey.path, fast, SPACING, f0=12.0, **PROPAGATION)
+    k = round(survey.problem.dt / problem.dt)
+    assert k >= 2 and problem.dt * k == pytest.approx(survey.problem.dt, abs=1e-9)
+    assert round(problem.dt * 1e6) == pytest.approx(problem.dt * 1e6, abs=1e-6)
+    np.testing.assert_allclose(observed[:, :, ::k], survey.records, atol=1e-6 * np.abs(survey.records).max())
+    # Overrides replace header depths.
+    moved, _ = problem_from_survey(survey.path, survey.velocity, SPACING, f0=12.0, source_depth=25.0,
+                                   receiver_depth=35.0, **PROPAGATION)  # fmt: skip
+    assert np.all(moved.src_positions[:, 1] == 25.0) and np.all(moved.rec_positions[0][:, 1] == 35.0)
+
+
+def test_velocity_on_another_grid_is_refused(survey):
+    with pytest.raises(ModelError, match="grid"):
+        rtm(survey, np.full((50, 40), 1500.0))
+    with pytest.raises(ModelError, match="finite and positive"):
+        rtm(survey, np.zeros(survey.velocity.shape))
