@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -125,6 +124,8 @@ class FwiResult:
         Misfit of the starting and the final model on the last band's data.
     run_dir : Path or None
         Run directory holding the checkpoints.
+    wavelets : ndarray or None
+        Wavelets of the last band (low-passed, or estimated), ``(n_shots, nt)`` or ``(nt,)``.
     """
 
     velocity: np.ndarray
@@ -137,7 +138,6 @@ class FwiResult:
     misfit_final: float = float("nan")
     run_dir: Path | None = None
     wavelets: np.ndarray | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_error(self) -> float:
