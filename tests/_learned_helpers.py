@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from geolearn.learned import make_sparse_coding
@@ -30,3 +31,16 @@ def small_problem(m: int = 30, n: int = 60, seed: int = 0, p: float = 0.1, snr_d
     L = float(torch.linalg.matrix_norm(prob.A.matrix, ord=2)) ** 2
     y, x = prob.sample(16, seed + 1)
     return prob, L, y, x
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Run each learned-scheme test module on one intra-op thread, then restore the setting.
+
+    Their tensors are tiny; on a shared 2-core machine OpenMP threads spin against other
+    processes and make small ops 10-100x slower.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

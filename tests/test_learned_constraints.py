@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as nnf
-from _learned_helpers import small_problem
+from _learned_helpers import single_thread, small_problem  # noqa: F401  (autouse fixture)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

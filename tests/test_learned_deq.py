@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _learned_helpers import small_problem
+from _learned_helpers import single_thread, small_problem  # noqa: F401  (autouse fixture)
 
 from geolearn.errors import ConfigError, ConvergenceError
 from geolearn.learned import DEQ, LearnedFISTA, UnrolledISTA, anderson, fixed_point_iteration

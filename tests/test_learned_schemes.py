@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _learned_helpers import ImageToRecords, small_problem
+from _learned_helpers import ImageToRecords, single_thread, small_problem  # noqa: F401  (autouse fixture)
 from torch import nn
 
 from geolearn.errors import ConfigError, ShapeError, StabilityError

@@ -8,11 +8,12 @@ import math
 import matplotlib
 import pytest
 import torch
+from _learned_helpers import single_thread  # noqa: F401  (autouse fixture)
 
 matplotlib.use("Agg")
 
-from geolearn.errors import ConfigError, ShapeError  # noqa: E402
-from geolearn.learned import (  # noqa: E402
+from geolearn.errors import ConfigError, ShapeError
+from geolearn.learned import (
     LISTA,
     DnCNN,
     Trainer,
@@ -23,8 +24,8 @@ from geolearn.learned import (  # noqa: E402
     oracle_least_squares,
     train_denoiser,
 )
-from geolearn.solvers import ista  # noqa: E402
-from geolearn.viz.training import plot_training  # noqa: E402
+from geolearn.solvers import ista
+from geolearn.viz.training import plot_training
 
 PROB = make_sparse_coding(25, 50, p=0.1, snr_db=40.0, seed=0)
 L = float(torch.linalg.matrix_norm(PROB.A.matrix, ord=2)) ** 2
@@ -84,12 +85,14 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
     path = tmp_path / "ckpt" / "run.pt"
     first = make()
     with pytest.raises(KeyboardInterrupt):
-        Trainer(first, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10).fit(
-            crashing, n_steps=20
-        )
+        Trainer(
+            first, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10
+        ).fit(crashing, n_steps=20)
     assert path.exists() and not list(path.parent.glob(".*tmp"))
     resumed = make()
-    tr = Trainer(resumed, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10)
+    tr = Trainer(
+        resumed, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10
+    )
     tr.fit(TRAIN, n_steps=20)
     assert tr.step_count == 20 and len(tr.history.train_loss) == 20
     for a, b in zip(ref.parameters(), resumed.parameters()):
@@ -146,7 +149,17 @@ def test_denoiser_trains_from_scratch_in_seconds_and_stays_firmly_nonexpansive()
     gen = torch.Generator().manual_seed(2)
     noisy_db = nmse_db(val + sigma * torch.randn(val.shape, generator=gen, dtype=torch.float64), val)
     den = DnCNN(features=12, depth=4, mode="firm", seed=0).double()
-    hist = train_denoiser(den, clean, noise_std=sigma, patch_size=24, batch_size=8, n_steps=120, lr=1e-2, progress=False, val_images=val)
+    hist = train_denoiser(
+        den,
+        clean,
+        noise_std=sigma,
+        patch_size=24,
+        batch_size=8,
+        n_steps=120,
+        lr=1e-2,
+        progress=False,
+        val_images=val,
+    )
     den.eval()
     assert hist.val_nmse_db[-1] < noisy_db - 1.5, (hist.val_nmse_db[-1], noisy_db)  # measured: 2.1 dB
     assert check_firm_nonexpansive(den, val).firmly_nonexpansive

@@ -172,7 +172,9 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.mse_loss(self.predict(y, n_layers), x)
             if not torch.isfinite(loss):
-                raise ConvergenceError(f"training loss became {float(loss.detach())} at step {self.step_count}")
+                raise ConvergenceError(
+                    f"training loss became {float(loss.detach())} at step {self.step_count}"
+                )
             loss.backward()
             if self.clip_norm is not None:
                 nn.utils.clip_grad_norm_(params, self.clip_norm)
@@ -189,7 +191,9 @@ class Trainer:
                 self.history.val_steps.append(self.step_count)
                 self.history.val_nmse_db.append(db)
                 bar.set_postfix(val_nmse_db=f"{db:.2f}")
-                log.debug("step %d loss %.3e val NMSE %.2f dB", self.step_count, self.history.train_loss[-1], db)
+                log.debug(
+                    "step %d loss %.3e val NMSE %.2f dB", self.step_count, self.history.train_loss[-1], db
+                )
             if self.checkpoint_path is not None and ((i + 1) % self.checkpoint_every == 0 or last):
                 self.save_checkpoint(self.checkpoint_path, opt, sched, i + 1, stage)
         return self.history
