@@ -61,3 +61,20 @@ def test_debug_shows_traceback(runner, data_dir):
     )
     assert result.exit_code != 0
     assert type(result.exception).__name__ == "SegyFormatError"
+
+
+def test_seismic_demo_writes_segy_figures_and_quality(runner, tmp_path, monkeypatch):
+    import numpy as np
+
+    from geolearn.io import read_model
+
+    monkeypatch.setenv("GEOLEARN_FAST", "1")
+    result = runner.invoke(main, ["-q", "demo", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("survey.sgy", "rtm.sgy", "lsrtm.sgy", "fwi_velocity.sgy", "fwi.png", "rtm.png", "lsrtm.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    err0, err1 = map(float, re.search(r"relative model error ([\d.]+) -> ([\d.]+)", result.stdout).groups())
+    assert err1 < err0
+    assert float(re.search(r"LSRTM  : correlation ([\d.]+)", result.stdout).group(1)) > 0.3
+    fwi_model = read_model(tmp_path / "fwi_velocity.sgy")
+    assert fwi_model.values.shape == (60, 30) and np.all(np.isfinite(fwi_model.values))

@@ -3,7 +3,8 @@
 ``sparse`` solves a sparse-recovery (LASSO) problem with ISTA and FISTA on a random Gaussian
 operator and plots their convergence; it needs nothing but torch and runs in seconds.
 ``seismic`` (the default) is the survey reconstruction described in the README: a cropped,
-resampled Marmousi, a synthetic SEG-Y survey, RTM, LSRTM and a few FWI iterations.
+resampled Marmousi, a synthetic SEG-Y survey, RTM, LSRTM and a few FWI iterations
+(``GEOLEARN_FAST=1`` shrinks it to seconds).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from geolearn._settings import fast_mode
 from geolearn.operators import MatrixOperator
 from geolearn.solvers import fista, ista
 from geolearn.viz.convergence import plot_convergence, save_figure
@@ -92,5 +94,5 @@ def run_demo(output: str | Path, *, kind: str = "seismic", progress: bool = True
     if kind == "seismic":
         from geolearn.workflows.seismic_demo import seismic_demo
 
-        return seismic_demo(output, progress=progress)
+        return seismic_demo(output, progress=progress, fast=fast_mode())
     raise ValueError(f"unknown demo kind {kind!r}; valid: 'seismic', 'sparse'")
