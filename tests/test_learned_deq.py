@@ -27,6 +27,22 @@ def test_anderson_reaches_the_same_fixed_point_in_fewer_iterations():
     assert acc.iterations < 0.5 * plain.iterations, (acc.iterations, plain.iterations)
 
 
+def test_anderson_survives_singular_least_squares_systems():
+    # A linear contraction makes successive residuals collinear: the normal equations are singular.
+    c = torch.linspace(-1, 1, 12).reshape(3, 4)
+    for dtype in (torch.float32, torch.float64):
+        out = anderson(
+            lambda z: 0.5 * z + c.to(dtype),
+            torch.zeros(3, 4, dtype=dtype),
+            m=4,
+            lam=0.0,
+            tol=1e-5,
+            max_iter=50,
+        )
+        assert out.converged and float((out.z - 2 * c.to(dtype)).abs().max()) < 1e-4
+        assert out.fallbacks >= 1
+
+
 def test_deq_implicit_gradients_equal_unrolled_gradients_to_convergence():
     net = _map()
     deq = DEQ(net, solver="anderson", tol=1e-13, max_iter=3000, backward_tol=1e-13, backward_max_iter=3000)

@@ -78,7 +78,10 @@ def _anderson_step(
     H = H + (lam * scale.clamp_min(torch.finfo(H.dtype).tiny))[:, None, None] * eye
     H = torch.where(usable[:, None, None], H, eye)
     usable &= torch.linalg.cond(H) <= cond_max
-    h = torch.linalg.solve(H, torch.ones(H.shape[0], k, 1, dtype=H.dtype, device=H.device)).squeeze(-1)
+    # solve_ex reports singular systems per sample instead of raising (rounding can defeat the cond test)
+    h, info = torch.linalg.solve_ex(H, torch.ones(H.shape[0], k, 1, dtype=H.dtype, device=H.device))
+    usable &= info == 0
+    h = h.squeeze(-1)
     alpha = h / h.sum(1, keepdim=True)
     usable &= torch.isfinite(alpha).all(1)
     plain = torch.zeros_like(alpha)
