@@ -7,7 +7,7 @@ import torch
 from _learned_helpers import single_thread, small_problem  # noqa: F401  (autouse fixture)
 
 from geolearn.errors import ConfigError, ConvergenceError
-from geolearn.learned import DEQ, LearnedFISTA, UnrolledISTA, anderson, fixed_point_iteration
+from geolearn.learned import DEQ, LISTA, LearnedFISTA, UnrolledISTA, anderson, fixed_point_iteration
 
 PROB, L, Y, X = small_problem(m=20, n=40, seed=3)
 
@@ -105,6 +105,8 @@ def test_jacobian_free_backward_and_fista_deq_and_memory_flat():
     xf = DEQ(lf, tol=1e-11, max_iter=3000)(Y)
     ref = DEQ(_map(), tol=1e-11, max_iter=3000)  # same LASSO fixed point (λ = θ/γ = 0.2/0.9)
     torch.testing.assert_close(xf, ref(Y), rtol=0, atol=1e-8)
+    lista = LISTA(PROB.A, 1, lam=0.2 / 0.9, lipschitz=L)  # LISTA's initial map is ISTA with step 1/L
+    torch.testing.assert_close(DEQ(lista, tol=1e-11, max_iter=3000)(Y), xf, rtol=0, atol=1e-8)
 
 
 def test_deq_saved_tensor_memory_does_not_grow_with_iterations():

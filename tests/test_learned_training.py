@@ -66,6 +66,20 @@ def test_stagewise_training_runs_every_stage_and_improves():
     assert tr.evaluate(VAL) < before - 0.5
 
 
+def test_gradient_clipping_bounds_the_update():
+    moved = {}
+    for clip in (None, 1e-9):
+        net = UnrolledISTA(PROB.A, 2, lam=0.3, lipschitz=L)
+        before = net.raw_step.detach().clone()
+        Trainer(net, lr=0.01, batch_size=8, progress=False, seed=0, clip_norm=clip, schedule="step").fit(
+            TRAIN, n_steps=1
+        )
+        moved[clip] = float((net.raw_step.detach() - before).abs().max())
+    assert moved[None] == pytest.approx(0.01, rel=1e-3)  # Adam's first step has size lr
+    # clipped to norm 1e-9, Adam's eps (1e-8) dominates: the step shrinks to at most lr·1e-9/(1e-9 + 1e-8)
+    assert moved[1e-9] < 0.1 * moved[None]
+
+
 def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
     def make():
         return UnrolledISTA(PROB.A, 3, lam=0.3, lipschitz=L)
