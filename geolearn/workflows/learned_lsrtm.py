@@ -49,6 +49,8 @@ __all__ = [
 
 logger = logging.getLogger("geolearn.workflows.learned_lsrtm")
 
+_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+
 
 class ImageCorrection(nn.Module):
     """Small residual CNN ``C(x)`` on images ``(B, nx, nz)``; the scheme uses ``x + C(x)``.
@@ -65,6 +67,8 @@ class ImageCorrection(nn.Module):
         Convolutions (≥ 2), 3×3, ReLU between them.
     scale : float
         Amplitude scale ``s`` (positive).
+    activation : {"relu", "silu"}
+        Nonlinearity between convolutions; "silu" makes the network smooth (Taylor tests).
     seed : int
         Seed of the weight initialisation.
     dtype : torch.dtype
@@ -77,10 +81,13 @@ class ImageCorrection(nn.Module):
         depth: int = 3,
         *,
         scale: float = 1.0,
+        activation: str = "relu",
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
         if depth < 2 or features < 1:
             raise ConfigError(f"need depth >= 2 and features >= 1, got depth={depth}, features={features}")
         if not scale > 0:
@@ -98,7 +105,7 @@ class ImageCorrection(nn.Module):
                     conv.weight.zero_()
             layers.append(conv)
             if i < depth - 1:
-                layers.append(nn.ReLU())
+                layers.append(_ACTIVATIONS[activation]())
         self.body = nn.Sequential(*layers)
         self.register_buffer("scale", torch.tensor(float(scale), dtype=dtype))
 
@@ -177,6 +184,7 @@ def learned_lsrtm(
     features: int = 16,
     depth: int = 3,
     threshold: float = 0.01,
+    activation: str = "relu",
     transform: LinearOperator | None = None,
     seed: int = 0,
 ) -> nn.Module:
@@ -207,6 +215,8 @@ def learned_lsrtm(
         CNN size.
     threshold : float
         Initial thresholds as a fraction of ``scale``.
+    activation : {"relu", "silu"}
+        CNN nonlinearity.
     transform : LinearOperator, optional
         Orthonormal ``W`` on ``(nx, nz)``: thresholds act on ``W x`` (returns a
         :class:`TransformedScheme`); the corrections then act on coefficients.
@@ -224,7 +234,10 @@ def learned_lsrtm(
         )
     A = J if transform is None else J @ transform.T
     corrections = (
-        [ImageCorrection(features, depth, scale=scale, seed=seed + k, dtype=J.dtype) for k in range(n_layers)]
+        [
+            ImageCorrection(features, depth, scale=scale, activation=activation, seed=seed + k, dtype=J.dtype)
+            for k in range(n_layers)
+        ]
         if correction
         else None
     )

@@ -277,8 +277,16 @@ class PeakMemory:
         return self.torch_bytes + self.python_bytes
 
 
-def peak_memory(fn: Callable[[], Any]) -> tuple[Any, PeakMemory]:
-    """Run ``fn()`` and measure its peak memory (see :class:`PeakMemory`); returns ``(result, peak)``."""
+def peak_memory(fn: Callable[[], Any], *, python_heap: bool = True) -> tuple[Any, PeakMemory]:
+    """Run ``fn()`` and measure its peak memory (see :class:`PeakMemory`); returns ``(result, peak)``.
+
+    ``python_heap=False`` skips tracemalloc (``python_bytes`` is then 0): tracing every Python
+    allocation slows Devito's Python-side argument processing several-fold.
+    """
+    if not python_heap:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            result = fn()
+        return result, PeakMemory(_torch_peak(prof), 0)
     started = tracemalloc.is_tracing()
     if not started:
         tracemalloc.start()
@@ -291,9 +299,13 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[Any, PeakMemory]:
     finally:
         if not started:
             tracemalloc.stop()
-    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    return result, PeakMemory(_torch_peak(prof), int(max(peak_py - base, 0)))
+
+
+def _torch_peak(prof: profile) -> int:
+    """Peak of the running sum of allocations minus frees, in time order."""
     current = peak = 0
-    for e in events:
+    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
         current += e.self_cpu_memory_usage
         peak = max(peak, current)
-    return result, PeakMemory(int(peak), int(max(peak_py - base, 0)))
+    return int(peak)
