@@ -9,6 +9,7 @@ from geolearn.viz.acquisition import plot_acquisition
 from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.viz.gather import plot_gather
 from geolearn.viz.model import plot_image, plot_model, plot_shot
+from geolearn.viz.training import plot_training
 
 __all__ = [
     "plot_acquisition",
@@ -17,5 +18,6 @@ __all__ = [
     "plot_image",
     "plot_model",
     "plot_shot",
+    "plot_training",
     "save_figure",
 ]
