@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse.linalg as spla
 import torch
 
 from geolearn.errors import ShapeError
 from geolearn.operators.base import LinearOperator, _as_shape
+
+if TYPE_CHECKING:  # SciPy is imported only by the functions that need it: the core needs torch and numpy
+    import scipy.sparse.linalg as spla
 
 __all__ = ["CallableOperator", "from_callables", "from_scipy", "to_scipy"]
 
@@ -48,6 +51,8 @@ def to_scipy(A: LinearOperator) -> spla.LinearOperator:
             out = (A.adjoint if adjoint else A.apply)(t.reshape(-1, *in_shape))
         out = out.reshape(cols.shape[0], -1).cpu().numpy().T
         return out.reshape(-1) if arr.ndim == 1 else out
+
+    import scipy.sparse.linalg as spla
 
     return spla.LinearOperator(
         (m, n),
@@ -161,6 +166,8 @@ def from_scipy(
         Operator dtype (default ``torch.get_default_dtype()``). Computation runs in NumPy on
         the CPU; tensors on other devices are copied.
     """
+    import scipy.sparse.linalg as spla
+
     op = spla.aslinearoperator(op)
     m, n = op.shape
     dshape = _as_shape(domain_shape if domain_shape is not None else n, "domain_shape")
