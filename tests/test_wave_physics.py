@@ -7,7 +7,7 @@ import torch
 from scipy.special import hankel2
 
 from geolearn.operators import taylor_test
-from geolearn.wave import Geometry, Model, WaveModeling, build_count, fwi_objective, ricker
+from geolearn.wave import Geometry, Model, WaveModeling, build_count, clear_cache, fwi_objective, ricker
 
 F64 = torch.float64
 
@@ -145,6 +145,27 @@ def test_compile_caching():
     assert build_count() == before
     assert d1.dtype == torch.float32 and d1.shape == geo.record_shape and d2.shape == geo2.record_shape
     assert float(d1.abs().max()) > 0 and float(d2.abs().max()) > 0
+
+
+def test_same_shape_different_spacing_builds_its_own_operator():
+    """Regression: the spacing is baked into the generated stencil, so it must key the cache."""
+    vp = np.full((40, 30), 2000.0)
+    src, rec = np.array([[195.0, 20.0]]), np.array([[300.0, 20.0]])
+
+    def records(h):
+        model = Model(vp, (h, h), nbl=10, space_order=4, dtype=F64)
+        geo = Geometry(model, src * h / 10.0, rec * h / 10.0, tn=0.3, f0=8.0, dt=1e-3)
+        return WaveModeling(model, geo)().numpy()
+
+    clear_cache()
+    fresh = records(10.0)
+    clear_cache()
+    records(30.0)  # same padded shape, three times the spacing: built first this time
+    again = records(10.0)
+    np.testing.assert_allclose(again, fresh, rtol=0, atol=1e-12 * np.abs(fresh).max())
+    before = build_count()
+    records(30.0), records(10.0)
+    assert build_count() == before  # both operators stay cached
 
 
 def _reflection(boundary):

@@ -39,7 +39,8 @@ __all__ = ["KernelKey", "build_count", "clear_cache", "get_kernel"]
 
 _KINDS = ("forward", "born", "adjoint", "interp")
 _BUILDS = 0
-_CACHE: dict[KernelKey, Kernel] = {}
+# Keyed by (KernelKey, spacing): the spacing is substituted into the generated code.
+_CACHE: dict[tuple[KernelKey, tuple[float, ...]], Kernel] = {}
 
 
 @dataclass(frozen=True)
@@ -110,17 +111,19 @@ def get_kernel(key: KernelKey, spacing: tuple[float, ...]) -> Kernel:
     key : KernelKey
         Operator description.
     spacing : tuple of float
-        Grid spacing in metres. The grid spacing is a runtime argument of the generated
-        code, so it is not part of the key.
+        Grid spacing in metres. It is substituted into the generated stencils (as Devito's
+        ``subs=grid.spacing_map`` does), so a new spacing builds a new operator; models of the
+        same padded shape but different spacing must never share one.
     """
     global _BUILDS
-    kernel = _CACHE.get(key)
+    cache_key = (key, tuple(float(h) for h in spacing))
+    kernel = _CACHE.get(cache_key)
     if kernel is None:
         if key.kind not in _KINDS:
             raise ValueError(f"unknown operator kind {key.kind!r}; valid: {_KINDS}")
         start = time.perf_counter()
-        kernel = _build(key, spacing)
-        _CACHE[key] = kernel
+        kernel = _build(key, cache_key[1])
+        _CACHE[cache_key] = kernel
         _BUILDS += 1
         logger.debug("built %s operator in %.2f s (%s)", key.kind, time.perf_counter() - start, key)
     return kernel
