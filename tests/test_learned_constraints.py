@@ -31,7 +31,7 @@ from geolearn.learned import (
 
 PROB, L, Y, X = small_problem(m=20, n=40)
 K = 6
-raw = arrays(np.float64, (K,), elements=st.floats(-60, 60, allow_nan=False))
+raw = arrays(np.float64, (K,), elements=st.floats(-60, 60, allow_nan=False, allow_subnormal=False))
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -67,7 +67,9 @@ def test_learned_fista_inertia_bound_and_lyapunov_decrease_for_any_raw_parameter
 
 
 @FAST
-@given(raw_theta=arrays(np.float64, (8,), elements=st.floats(-80, 80, allow_nan=False)))
+@given(
+    raw_theta=arrays(np.float64, (8,), elements=st.floats(-80, 80, allow_nan=False, allow_subnormal=False))
+)
 def test_decreasing_map_is_monotone(raw_theta):
     th = decreasing(torch.from_numpy(raw_theta))
     assert bool((th >= 0).all()) and bool((th[1:] <= th[:-1]).all())
@@ -80,7 +82,12 @@ def _dense(f, shape):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), scale=st.floats(1e-3, 1e3), cin=st.integers(1, 2), cout=st.integers(1, 3))
+@given(
+    seed=st.integers(0, 10_000),
+    scale=st.floats(1e-3, 1e3, allow_subnormal=False),
+    cin=st.integers(1, 2),
+    cout=st.integers(1, 3),
+)
 def test_spectrally_normalised_convolutions_are_nonexpansive(seed, scale, cin, cout):
     conv = SpectralConv2d(cin, cout, 3, bias=False, seed=seed).double().eval()
     with torch.no_grad():
