@@ -27,21 +27,12 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from geolearn.io import load_dataset, read_model
 from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.workflows import fwi, model_survey
+from geolearn.workflows.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
 
 RESULTS = Path(__file__).resolve().parent / "results"
-WATER_DEPTH = 202.5  # m, Marmousi's water layer
-
-
-def marmousi_crop(x0: float, nx: int, nz: int, factor: int) -> tuple[np.ndarray, tuple[float, float]]:
-    """Crop from ``x0`` m and surface; average ``factor x factor`` cells of the 7.5 m grid."""
-    vp = read_model(load_dataset("marmousi").path("vp_marmousi_bi"), shape=(1601, 401), spacing=(7.5, 7.5),
-                    unit="km/s").values.astype(np.float64)  # fmt: skip
-    i0 = round(x0 / 7.5)
-    crop = vp[i0 : i0 + nx * factor, : nz * factor]
-    return crop.reshape(nx, factor, nz, factor).mean(axis=(1, 3)), (7.5 * factor,) * 2
+WATER_DEPTH = MARMOUSI_WATER_DEPTH
 
 
 def main() -> None:

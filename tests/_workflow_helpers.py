@@ -41,9 +41,6 @@ def smooth(vp: np.ndarray, sigma: float = 4.0) -> np.ndarray:
 
 def marmousi_crop(data_dir, nx: int = 60, nz: int = 30) -> tuple[np.ndarray, tuple[float, float]]:
     """A crop of Marmousi (x from 4500 m, z from 0 m) averaged over 4x4 cells to 30 m: ``(nx, nz)`` m/s."""
-    from geolearn.io import load_dataset, read_model
+    from geolearn.workflows.marmousi import marmousi_crop as crop
 
-    path = load_dataset("marmousi", data_dir=data_dir).path("vp_marmousi_bi")
-    vp = read_model(path, shape=(1601, 401), spacing=(7.5, 7.5), unit="km/s").values.astype(np.float64)
-    crop = vp[600 : 600 + nx * 4, : nz * 4]
-    return crop.reshape(nx, 4, nz, 4).mean(axis=(1, 3)), (30.0, 30.0)
+    return crop(4500.0, nx, nz, 4, data_dir=data_dir)

@@ -9,6 +9,7 @@
 - :func:`run_from_config`: any workflow from a TOML configuration.
 - :class:`ShotProblem`, :func:`problem_from_survey`, :func:`choose_dt`, :func:`surface_acquisition`:
   plain-data surveys that travel to Dask workers.
+- :func:`marmousi_crop`: the Marmousi reference model cropped and block-averaged.
 - :func:`load_config` / :class:`Config`: TOML configuration with validation naming the key.
 - :class:`RunDirectory`, :func:`save_state`, :func:`load_state`: atomic per-iteration state;
   see :mod:`geolearn.workflows.checkpoint` for the resume contract.
@@ -22,6 +23,7 @@ from geolearn.workflows.fwi_inversion import fwi, fwi_gradient
 from geolearn.workflows.fwi_state import FwiSettings
 from geolearn.workflows.lbfgs import ProjectedLBFGS
 from geolearn.workflows.lsrtm_imaging import BornShots, lsrtm
+from geolearn.workflows.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
 from geolearn.workflows.misfits import MISFITS, misfit
 from geolearn.workflows.multiscale import lowpass
 from geolearn.workflows.preconditioning import water_mask
@@ -35,6 +37,7 @@ from geolearn.workflows.wavelet_estimation import estimate_wavelet
 
 __all__ = [
     "DCT2",
+    "MARMOUSI_WATER_DEPTH",
     "MISFITS",
     "BornShots",
     "Config",
@@ -56,6 +59,7 @@ __all__ = [
     "load_velocity",
     "lowpass",
     "lsrtm",
+    "marmousi_crop",
     "misfit",
     "model_survey",
     "problem_from_survey",
