@@ -121,7 +121,7 @@ def test_taylor_training_loss_through_born_in_unrolled_network():
 
 def test_deq_memory_constant_in_depth(setup):
     J, counter = setup["J"], setup["counter"]
-    y, x = setup["test"][0][:1], setup["test"][1][:1]
+    y, x = setup["test"][0][:2], setup["test"][1][:2]
     lipschitz = 1.0 / setup["step"]  # only scales the step bound here
 
     def denoiser():
@@ -131,17 +131,19 @@ def test_deq_memory_constant_in_depth(setup):
         deq = deq_lsrtm(J, denoiser(), lipschitz=lipschitz, solver="fixed_point", max_iter=n, tol=1e-30,
                         backward_max_iter=n, backward_tol=1e-30)  # fmt: skip
         deq.backward_solver = "fixed_point"
-        return peak_memory(lambda: (deq(y) - x).pow(2).sum().backward())[1]
+        return peak_memory(lambda: (deq(y) - x).pow(2).sum().backward(), python_heap=False)[1]
 
     def unrolled_peak(n):
         net = PnPISTA(J, n, denoiser(), lipschitz=lipschitz)
-        return peak_memory(lambda: (net(y) - x).pow(2).sum().backward())[1]
+        return peak_memory(lambda: (net(y) - x).pow(2).sum().backward(), python_heap=False)[1]
 
     counter.reset()
     small, large = deq_peak(3), deq_peak(9)
     assert counter.born > 2 * (3 + 9)  # the fixed-point solves really ran with the Born operator
     u_small, u_large = unrolled_peak(3), unrolled_peak(9)
-    deq_ratio = large.total_bytes / small.total_bytes
-    unrolled_ratio = u_large.total_bytes / u_small.total_bytes
-    assert deq_ratio < 1.25, f"DEQ memory grew {deq_ratio:.2f}x from 3 to 9 iterations"
-    assert unrolled_ratio > 2.0, f"unrolled memory grew only {unrolled_ratio:.2f}x from 3 to 9 layers"
+    # Torch-allocator peaks (the torch profiler). Measured: DEQ 1.85 MB at 3 and 9 iterations;
+    # unrolled 1.98 MB -> 2.62 MB (about 0.1 MB of saved activations per layer at batch 2).
+    deq_ratio = large.torch_bytes / small.torch_bytes
+    unrolled_ratio = u_large.torch_bytes / u_small.torch_bytes
+    assert deq_ratio < 1.05, f"DEQ memory grew {deq_ratio:.3f}x from 3 to 9 iterations"
+    assert unrolled_ratio > 1.2, f"unrolled memory grew only {unrolled_ratio:.3f}x from 3 to 9 layers"

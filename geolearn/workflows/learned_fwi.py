@@ -2,14 +2,23 @@
 
 Layer ``k`` computes the FWI gradient ``g_k = ∇_v ½‖F(v_k) − d‖²`` with the Devito wave
 operators (:func:`~geolearn.wave.fwi_objective`: one forward and one adjoint solve per shot),
-normalises it, ``ĝ_k = g_k / max|g_k|``, and a small network proposes the update
+normalises it by its RMS, ``ĝ_k = g_k / rms(g_k)`` (so that the few large values near
+the sources do not set the scale), and a small network proposes the update
 
     v_{k+1} = v_k − α_k · tanh( p_k(z) ⊙ ĝ_k + N_k([v̂_k, ĝ_k]) ),
 
-with a learned step ``α_k ∈ (0, max_update]`` (m/s), a learned depth preconditioner
+(times a mask that keeps the outermost ring of grid points fixed, see below) with a learned
+step ``α_k ∈ (0, max_update]`` (m/s), a learned depth preconditioner
 ``p_k(z) > 0`` (one value per depth row; starts at 1) and a CNN ``N_k`` on the normalised model
 and gradient (last layer starts at zero). ``|v_{k+1} − v_k| ≤ α_k`` pointwise, so velocities
 stay within ``K·max_update`` of the start.
+
+Edge mask: :class:`~geolearn.wave.Model` extends the velocity into the absorbing layer by
+edge padding, so ``F`` depends on the outermost grid ring through the padding too, but the
+wave layer's gradient omits that term (it crops the padded gradient instead of folding it back
+onto the edge; a Taylor test with a perturbation that is nonzero on the edge fails). Updates
+(learned and of :func:`gd_fwi`) therefore leave that ring unchanged, which keeps every gradient
+used here exact.
 
 Memory plan (measured in ``docs/learned_inversion.md``)
 -------------------------------------------------------
@@ -40,12 +49,22 @@ from geolearn.learned.constraints import bounded, bounded_inverse
 from geolearn.wave import Geometry, Model, WaveModeling, fwi_objective
 from geolearn.workflows.metrics import CostCounter
 
-__all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "train_learned_fwi"]
+__all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "interior_mask", "train_learned_fwi"]
 
 logger = logging.getLogger("geolearn.workflows.learned_fwi")
 
 
-def _cnn(features: int, depth: int, seed: int, dtype: torch.dtype) -> nn.Sequential:
+_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+
+
+def interior_mask(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Ones inside, zeros on the outermost ring of grid points (see the module docstring)."""
+    mask = torch.zeros(shape, dtype=dtype)
+    mask[(slice(1, -1),) * len(shape)] = 1
+    return mask
+
+
+def _cnn(features: int, depth: int, activation: str, seed: int, dtype: torch.dtype) -> nn.Sequential:
     gen = torch.Generator().manual_seed(seed)
     sizes = [2] + [features] * (depth - 1) + [1]
     layers: list[nn.Module] = []
@@ -59,7 +78,7 @@ def _cnn(features: int, depth: int, seed: int, dtype: torch.dtype) -> nn.Sequent
                 conv.weight.zero_()  # start as preconditioned normalised gradient descent
         layers.append(conv)
         if i < depth - 1:
-            layers.append(nn.ReLU())
+            layers.append(_ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -80,6 +99,8 @@ class LearnedFWI(nn.Module):
         Initial ``α_k`` as a fraction of ``max_update``, in (0, 1).
     features, depth : int
         CNN size.
+    activation : {"relu", "silu"}
+        CNN nonlinearity ("silu" is smooth, for Taylor tests).
     v_scale : tuple of float
         ``(mean, std)`` in m/s used to normalise the model fed to the CNN.
     memory : {"full", "snapshots", "checkpoint"}
@@ -100,6 +121,7 @@ class LearnedFWI(nn.Module):
         step_init: float = 0.5,
         features: int = 16,
         depth: int = 3,
+        activation: str = "relu",
         v_scale: tuple[float, float] = (2200.0, 200.0),
         memory: str = "full",
         counter: CostCounter | None = None,
@@ -110,6 +132,8 @@ class LearnedFWI(nn.Module):
             raise ConfigError(
                 f"need n_layers >= 1, max_update > 0 m/s and 0 < step_init < 1; got {n_layers}, {max_update}, {step_init}"
             )
+        if activation not in _ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
         self.model, self.geometry, self.memory = model, geometry, memory
         self.n_layers, self.max_update = int(n_layers), float(max_update)
         self.counter = counter if counter is not None else CostCounter()
@@ -119,8 +143,9 @@ class LearnedFWI(nn.Module):
             bounded_inverse(torch.full((n_layers,), float(step_init)), 1.0).to(dtype)
         )
         self.log_precond = nn.Parameter(torch.zeros(n_layers, nz, dtype=dtype))
-        self.nets = nn.ModuleList(_cnn(features, depth, seed + k, dtype) for k in range(n_layers))
+        self.nets = nn.ModuleList(_cnn(features, depth, activation, seed + k, dtype) for k in range(n_layers))
         self.register_buffer("v_scale", torch.tensor([float(v) for v in v_scale], dtype=dtype))
+        self.register_buffer("mask", interior_mask(model.shape, dtype))
 
     @property
     def steps(self) -> torch.Tensor:
@@ -140,12 +165,12 @@ class LearnedFWI(nn.Module):
         """Layer ``k``: model ``v`` and its gradient ``g`` (both ``(B, nx, nz)``) to the next model."""
         if not 0 <= k < self.n_layers:
             raise ConfigError(f"layer index {k} out of range 0..{self.n_layers - 1}")
-        gmax = g.detach().flatten(1).abs().amax(1).clamp_min(torch.finfo(g.dtype).tiny)
-        gn = g / gmax[:, None, None]
+        grms = g.detach().flatten(1).pow(2).mean(1).sqrt().clamp_min(torch.finfo(g.dtype).tiny)
+        gn = g / grms[:, None, None]
         vn = (v - self.v_scale[0]) / self.v_scale[1]
         direction = torch.exp(self.log_precond[k])[None, None, :] * gn
         direction = direction + self.nets[k](torch.stack([vn, gn], 1))[:, 0]
-        return v - self.steps[k] * torch.tanh(direction)
+        return v - self.steps[k] * self.mask * torch.tanh(direction)
 
     def forward(
         self, v0: torch.Tensor, observed: torch.Tensor, *, n_layers: int | None = None
@@ -283,12 +308,14 @@ def gd_fwi(
         raise ConfigError(f"need n_gradients >= 1 and step > 0 m/s, got {n_gradients}, {step}")
     counter = counter if counter is not None else CostCounter()
     F = WaveModeling(geometry.model, geometry)
+    mask = interior_mask(geometry.model.shape, v0.dtype)
     out = []
     for b in range(v0.shape[0]):
         v, d, alpha = v0[b].detach().clone(), observed[b], float(step)
         for _ in range(n_gradients):
             f, g = fwi_objective(v, geometry, d, memory=memory)
             counter.add_gradient(1, geometry.n_shots)
+            g = g * mask
             direction = -g / g.abs().max().clamp_min(torch.finfo(g.dtype).tiny)
             slope = float((g.double() * direction.double()).sum())
             alpha = 2 * alpha
