@@ -22,3 +22,15 @@ def tiny_problem(dtype: torch.dtype = torch.float32, *, shift_receivers: float =
     )
     dt = 0.8 * model.critical_dt(VMAX)
     return model, Geometry(model, src, rec, tn=tn, f0=14.0, dt=dt), torch.as_tensor(v0, dtype=dtype)
+
+
+def single_torch_thread():
+    """Generator for an autouse fixture: one torch thread while Devito runs its OpenMP kernels.
+
+    torch's OpenMP workers spin after each parallel op and starve Devito's OpenMP threads on a
+    2-core machine (measured: a DEQ memory test took 190 s instead of 2 s after training convs).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _learned_inversion_helpers import SHAPE, SPACING, tiny_problem
+from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
 from torch.func import functional_call
 
 from geolearn.errors import ShapeError
@@ -13,6 +13,8 @@ from geolearn.wave import WaveModeling
 from geolearn.workflows.learned_fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
 from geolearn.workflows.metrics import CostCounter, psnr
 from geolearn.workflows.model_generator import random_models, stack_models
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
 
 
 def _data(model, geometry, n, seed, dtype):
