@@ -21,7 +21,7 @@ from geolearn.workflows.learned_lsrtm import (
     steepest_descent_step,
     train_learned_lsrtm,
 )
-from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr, ssim
+from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr
 from geolearn.workflows.model_generator import random_models, stack_models
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning")
@@ -58,7 +58,6 @@ def test_learned_lsrtm_beats_cg_at_equal_cost(setup):
     assert learned_cost == counter.applications == 3 * len(y)
     gap = float(psnr(x_learned, x).mean() - psnr(x_cg, x).mean())
     assert gap > 0.5, f"learned LSRTM only {gap:.2f} dB above CG-LSRTM"
-    assert float(ssim(x_learned, x).mean()) > float(ssim(x_cg, x).mean())
 
 
 def _randomise(net: torch.nn.Module, seed: int) -> None:
