@@ -151,3 +151,28 @@ def test_deq_memory_constant_in_depth(setup):
     unrolled_ratio = u_large.torch_bytes / u_small.torch_bytes
     assert deq_ratio < 1.05, f"DEQ memory grew {deq_ratio:.3f}x from 3 to 9 iterations"
     assert unrolled_ratio > 1.2, f"unrolled memory grew only {unrolled_ratio:.3f}x from 3 to 9 layers"
+
+
+def test_learned_migrate_uses_saved_network_on_a_survey(setup, tmp_path):
+    from geolearn.wave import WaveModeling
+    from geolearn.workflows.acquisition import ShotProblem
+    from geolearn.workflows.learned_io import learned_migrate
+
+    model, geometry, v0 = setup["model"], setup["geometry"], setup["v0"]
+    hyper = {"n_layers": 2, "step": setup["step"], "scale": setup["scale"], "features": 8, "seed": 3}
+    net = learned_lsrtm(setup["J"], **hyper)
+    _randomise(net, 2)
+    path = save_learned(tmp_path / "m.pt", net, kind="learned_lsrtm", hyper=hyper, model=model,
+                        geometry=geometry, velocity=v0)  # fmt: skip
+    problem = ShotProblem.create(v0.double().numpy(), SPACING, geometry.src_positions, geometry.rec_positions[0],
+                                 record_length=geometry.tn, dt=geometry.dt, f0=14.0, nbl=8, space_order=4)  # fmt: skip
+    true_v = v0 + setup["test"][1][0]
+    F = WaveModeling(model, geometry)
+    with torch.no_grad():
+        records = F(true_v)
+        expected = net((records - F(v0))[None])[0]
+    image = learned_migrate((problem, records.double().numpy()), v0.double().numpy(), path)
+    assert image.shape == SHAPE
+    torch.testing.assert_close(torch.as_tensor(image, dtype=torch.float32), expected, rtol=1e-4, atol=1e-3)
+    with pytest.raises(GeometryError, match="velocity"):
+        learned_migrate((problem, records.double().numpy()), v0.double().numpy() + 30.0, path)

@@ -260,7 +260,7 @@ def learned_migrate(
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
-        Anything :func:`~geolearn.workflows.acquisition.resolve_survey` accepts.
+        Anything :func:`~geolearn.workflows.survey_input.resolve_survey` accepts.
     velocity : array, tensor, VelocityModel or path
         Migration (background) velocity in m/s on the survey grid ``(nx, nz)``.
     weights_path : path-like
@@ -271,7 +271,7 @@ def learned_migrate(
         Subtract the records modelled in the background velocity (direct wave and smooth-model
         arrivals) so that the network sees scattered (Born-like) data, as in training.
     **survey_kwargs
-        Passed to :func:`~geolearn.workflows.acquisition.resolve_survey` (e.g. ``f0``).
+        Passed to :func:`~geolearn.workflows.survey_input.resolve_survey` (e.g. ``f0``).
 
     Returns
     -------
@@ -284,7 +284,7 @@ def learned_migrate(
         The survey's grid, acquisition, time axis or velocity differ from the training ones.
     """
     from geolearn.wave import WaveModeling
-    from geolearn.workflows.acquisition import resolve_survey
+    from geolearn.workflows.survey_input import resolve_survey
 
     problem, observed, vp = resolve_survey(survey, velocity, spacing, **survey_kwargs)
     model = problem.model()
