@@ -97,6 +97,19 @@ def test_taylor_fwi_objective_and_autograd():
     np.testing.assert_allclose(v.grad.numpy(), grad.numpy(), rtol=1e-10, atol=1e-12 * float(grad.abs().max()))
 
 
+def test_taylor_on_the_model_edges():
+    """Regression: the absorbing layer once repeated the *current* edge velocities, which the
+    cropped gradient ignored (first-order slope 1 here); it is now fixed by the reference model."""
+    model, geo = small_problem()
+    obs = WaveModeling(model, geo)(model.vp * 1.03)  # a residual that reaches the model's edges
+    v0 = model.vp.clone()
+    _, grad = fwi_objective(v0, geo, obs)
+    edges = torch.zeros_like(v0)
+    edges[0, :], edges[-1, :], edges[:, -1] = 5.0, 5.0, 5.0  # only cells that the padding repeats
+    res = taylor_test(lambda v: fwi_objective(v, geo, obs)[0], v0, edges, grad=grad, n_halvings=6, n_fit=4)
+    assert res.passed, res.table()
+
+
 def test_taylor_modeling_with_wavelet_gradient():
     """Taylor test of a scalar loss through F w.r.t. velocity; wavelet gradient is exact (linear)."""
     model, geo = small_problem()

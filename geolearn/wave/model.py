@@ -103,6 +103,10 @@ class Model:
         # The damping is fixed by the reference velocity so that it does not depend on the
         # velocity being modelled (gradients then need no damping term).
         self._damp = damping(self.boundary, self._pad_m(vp_np), self.pads, self.spacing, self.nbl)
+        # The absorbing layer's velocity is fixed the same way (the reference model's edge values):
+        # modelled records then depend on a velocity only through its own cells, so the cropped
+        # adjoint-state gradient is exact for every cell, edges included.
+        self._m_reference = self._pad_m(vp_np)
 
     # ------------------------------------------------------------------ geometry of the grid
     @property
@@ -204,9 +208,15 @@ class Model:
     def padded_slowness(self, vp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Padded squared slowness (s/km)² of ``vp`` (m/s) and the model's fixed damping.
 
-        The damping comes from the model's reference velocity ``self.vp``, not from ``vp``.
+        Inside the model the slowness is that of ``vp``; in the absorbing layer (and the damping)
+        it comes from the model's reference velocity ``self.vp``, extended from its edges. So
+        ``F(v)`` depends on ``v`` only through the model's own cells and the Born operator's
+        zero-padded perturbation is its exact linearisation.
         """
-        return self._pad_m(vp), self._damp
+        m = self._m_reference.copy()
+        interior = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pads, self.shape))
+        m[interior] = 1.0 / (np.asarray(vp, dtype=np.float64) / 1000.0) ** 2
+        return m, self._damp
 
     def crop(self, field: np.ndarray) -> np.ndarray:
         """Cut the physical model out of a padded-grid array."""
