@@ -221,17 +221,28 @@ def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, meth
     if method == "learned":
         if weights is None:
             raise click.UsageError("--method learned needs --weights FILE (a trained model)")
-        from geolearn.workflows.learned_io import learned_migrate
+        import numpy as np
 
-        result = learned_migrate(survey, vel, weights, **common)
+        from geolearn.io import write_image
+        from geolearn.viz import plot_image
+        from geolearn.workflows import learned_migrate
+
+        image = learned_migrate(
+            survey, vel, weights, z_positive=z_positive, f0=f0, space_order=space_order, nbl=nbl
+        )
+        write_image(output, image.astype(np.float32), vel.spacing, origin=vel.origin, sample_axis="depth")
+        figure = save_figure(plot_image(image, vel.spacing, vel.origin, title="learned LSRTM image"),
+                             output.with_suffix(".png"))  # fmt: skip
+        click.echo(f"wrote {output}: learned image {image.shape[0]} x {image.shape[1]}")
+        click.echo(f"figure: {figure}")
+        return
+    from geolearn.workflows import lsrtm, rtm
+
+    parallel = {"client": _client(workers, scheduler), "n_workers": workers}
+    if method == "rtm":
+        result = rtm(survey, vel, **parallel, **common)
     else:
-        from geolearn.workflows import lsrtm, rtm
-
-        parallel = {"client": _client(workers, scheduler), "n_workers": workers}
-        if method == "rtm":
-            result = rtm(survey, vel, **parallel, **common)
-        else:
-            result = lsrtm(survey, vel, method="cg", iterations=iterations, **parallel, **common)
+        result = lsrtm(survey, vel, method="cg", iterations=iterations, **parallel, **common)
     figure = save_figure(result.plot(), output.with_suffix(".png"))
     click.echo(f"wrote {output}: {method} image {result.image.shape[0]} x {result.image.shape[1]}")
     if result.history.get("misfit"):

@@ -128,3 +128,41 @@ def test_bad_configuration_is_a_one_line_error_naming_the_key(runner, layered, t
     assert "fwi.misfit" in line and "'l2'" in line
     line = _one_line_error(runner.invoke(main, ["-q", "run", str(config), "--set", "nonsense"]))
     assert "section.key=value" in line
+
+
+def test_learned_migration_from_the_command_line(runner, tmp_path):
+    import torch
+
+    from geolearn.io import read_model
+    from geolearn.wave import BornOperator
+    from geolearn.workflows import learned_lsrtm, learned_migrate, model_survey, save_learned
+
+    vp = np.full((30, 20), 1500.0)
+    vp[:, 12:] = 1800.0
+    survey = model_survey(vp, SPACING, source_spacing=140.0, receiver_spacing=20.0, record_length=0.35, f0=14.0,
+                          space_order=4, nbl=8, output=tmp_path / "shots.sgy")  # fmt: skip
+    v0 = np.full_like(vp, 1500.0)
+    velocity = write_model(tmp_path / "v0.sgy", v0.astype(np.float32), SPACING)
+    model = survey.problem.model()
+    geometry = survey.problem.geometry(model)
+    v0_t = torch.as_tensor(read_model(velocity).values, dtype=model.dtype)
+    hyper = {"n_layers": 2, "step": 1e3, "scale": 1.0, "features": 4, "threshold": 1e-6, "seed": 0}
+    net = learned_lsrtm(BornOperator(model, geometry, velocity=v0_t), **hyper)
+    weights = save_learned(tmp_path / "net.pt", net, kind="learned_lsrtm", hyper=hyper, model=model,
+                           geometry=geometry, velocity=v0_t)  # fmt: skip
+    image_path = tmp_path / "learned.sgy"
+    args = ["-q", "migrate", str(tmp_path / "shots.sgy"), "--velocity", str(velocity), "--method", "learned",
+            "--weights", str(weights), "--f0", "14", "--space-order", "4", "--nbl", "8", "-o", str(image_path)]  # fmt: skip
+    assert "learned image 30 x 20" in _ok(runner.invoke(main, args))
+    expected = learned_migrate(
+        tmp_path / "shots.sgy", read_model(velocity), weights, f0=14.0, space_order=4, nbl=8
+    )
+    from geolearn.io import read_volume
+
+    written = read_volume(image_path).data.reshape(expected.shape)
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(
+        written, expected.astype(np.float32), rtol=1e-5, atol=1e-6 * np.abs(expected).max()
+    )
+    line = _one_line_error(runner.invoke(main, [*args[:-2], "--nbl", "9", "-o", str(tmp_path / "x.sgy")]))
+    assert "GeometryError" in line
