@@ -1,0 +1,261 @@
+"""Learned inversion with the Born operator inside: quality per J/Jᵀ cost, and training memory/time vs depth.
+
+Part (a): learned LSRTM (unrolled ISTA on the Devito Born operator ``J`` with a CNN correction per
+layer, trained on random layered/faulted/lens models from ``workflows.model_generator``) vs CG-LSRTM,
+PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per model (counted by
+``CountingOperator``), on held-back generator models and on Marmousi crops block-averaged to the same
+grid (never seen in training; target = the crop's detail, i.e. velocity minus its Gaussian smoothing,
+placed on the training grid).
+
+Part (b): one training step (forward + backward of the image MSE) of the same PnP-ISTA iteration
+map with K ∈ {2, 4, 8} layers/iterations, three ways: unrolled backprop, unrolled with
+``torch.utils.checkpoint`` per layer (activations recomputed in backward, so extra J/Jᵀ), and a DEQ
+(K fixed-point iterations forward, K implicit-backward iterations). Peak torch-allocator memory from
+``metrics.peak_memory`` (torch profiler), wall time, and J/Jᵀ applications per step.
+
+Grid 40 × 24 at 10 m, 2 shots, 20 receivers, nt ≈ 109, space order 4, float32, one torch thread.
+
+Usage: OMP_NUM_THREADS=1 python benchmarks/learned_inversion_bench.py [--quick] [--data-dir DIR] [--out PATH]
+Prints tables and writes JSON (default benchmarks/results/learned_inversion_bench.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
+os.environ.setdefault("DEVITO_LOGGING", "WARNING")
+
+import numpy as np
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from geolearn.learned import DnCNN, PnPISTA
+from geolearn.wave import BornOperator, Geometry, Model
+from geolearn.workflows import marmousi_crop
+from geolearn.workflows.learned_lsrtm import (
+    ScaledDenoiser,
+    cg_lsrtm,
+    deq_lsrtm,
+    learned_lsrtm,
+    lsrtm_pairs,
+    steepest_descent_step,
+    train_learned_lsrtm,
+)
+from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr, ssim
+from geolearn.workflows.model_generator import (
+    linear_background,
+    random_models,
+    smooth_velocity,
+    stack_models,
+)
+
+SHAPE, SPACING = (40, 24), (10.0, 10.0)
+VMAX = 3000.0
+MARMOUSI_X0 = (3000.0, 5400.0, 7800.0, 10200.0)  # left edges of the Marmousi crops, m
+
+
+def born_problem(counter: CostCounter) -> CountingOperator:
+    """Counting Born operator on the 40 × 24 grid with a linear background and 2 surface shots."""
+    v0 = linear_background(SHAPE, SPACING)
+    model = Model(v0, SPACING, nbl=8, space_order=4)
+    src = np.array([[100.0, 10.0], [290.0, 10.0]])
+    rec = np.stack([np.linspace(0.0, 390.0, 20), np.full(20, 10.0)], 1)
+    geometry = Geometry(model, src, rec, tn=0.25, f0=14.0, dt=0.8 * model.critical_dt(VMAX))
+    return CountingOperator(BornOperator(model, geometry, torch.as_tensor(v0, dtype=torch.float32)), counter)
+
+
+def marmousi_details(n: int, data_dir: str | None) -> torch.Tensor:
+    """``n`` Marmousi crops (60 m cells) placed on the 10 m training grid; their detail fields, m/s."""
+    out = []
+    for x0 in MARMOUSI_X0[:n]:
+        v, _ = marmousi_crop(x0, SHAPE[0], SHAPE[1], 8, data_dir=data_dir)
+        out.append(v - smooth_velocity(v, 2.0 * SPACING[0], SPACING))
+    return torch.as_tensor(np.stack(out), dtype=torch.float32)
+
+
+def scores(est: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
+    return {"psnr_db": float(psnr(est, ref).mean()), "ssim": float(ssim(est, ref).mean())}
+
+
+def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Namespace) -> list[dict]:
+    n_train, n_test, n_marm, n_steps, depths, cg_iters = (
+        (24, 6, 3, 40, (2, 3, 4), (1, 2, 3, 4))
+        if args.quick
+        else (48, 8, 4, 120, (2, 3, 4, 6), (1, 2, 3, 4, 5, 6))
+    )
+    x_all = stack_models(random_models(n_train + n_test, SHAPE, SPACING, seed=1), "detail")
+    y_all, x_all = lsrtm_pairs(J, x_all)
+    train = (y_all[:n_train], x_all[:n_train])
+    sets = {"generator": (y_all[n_train:], x_all[n_train:])}
+    sets["marmousi"] = lsrtm_pairs(J, marmousi_details(n_marm, args.data_dir))
+    step = steepest_descent_step(J, train[0][:4])
+    scale = float(train[1].std())
+    rows = []
+    for n_iter in cg_iters:
+        for name, (y, x) in sets.items():
+            counter.reset()
+            est = cg_lsrtm(J, y, n_iter)
+            rows.append(
+                {"method": f"CG ({n_iter} it)", "set": name, "cost": counter.applications / len(y)}
+                | scores(est, x)
+            )
+    for K in depths:
+        net = learned_lsrtm(J, K, step=step, scale=scale)
+        t0 = time.perf_counter()
+        counter.reset()
+        train_learned_lsrtm(net, train, n_steps=n_steps, lr=1e-2, batch_size=4, progress=False)
+        train_s, train_apps = time.perf_counter() - t0, counter.applications
+        for name, (y, x) in sets.items():
+            counter.reset()
+            with torch.no_grad():
+                est = net(y)
+            rows.append(
+                {
+                    "method": f"learned K={K}",
+                    "set": name,
+                    "cost": counter.applications / len(y),
+                    "train_s": train_s,
+                    "train_applications": train_apps,
+                }
+                | scores(est, x)
+            )
+    return rows
+
+
+class CheckpointedUnroll(torch.nn.Module):
+    """Run an IterationMap's layers under ``torch.utils.checkpoint``: one layer's input kept per layer."""
+
+    def __init__(self, net: PnPISTA) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        state = self.net.init_state(y)
+        for k in range(self.net.n_layers):
+            state = checkpoint(self.net.step, state, y, k, use_reentrant=False)
+        return self.net.output(state)
+
+
+def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Namespace) -> list[dict]:
+    batch = 2 if args.quick else 4
+    x = stack_models(random_models(batch, SHAPE, SPACING, seed=7), "detail")
+    y, x = lsrtm_pairs(J, x)
+    scale = float(x.std())
+    lipschitz = 1.0 / steepest_descent_step(J, y)  # only sets the step bound of the map
+
+    def denoiser() -> ScaledDenoiser:
+        # mode="free": plain convolutions; the spectrally normalised "firm" mode issues so many
+        # small ops that the profiler takes minutes to parse them.
+        return ScaledDenoiser(DnCNN(1, 8, 3, mode="free", seed=0), scale)
+
+    def build(method: str, K: int) -> torch.nn.Module:
+        if method == "deq":
+            deq = deq_lsrtm(
+                J,
+                denoiser(),
+                lipschitz=lipschitz,
+                solver="fixed_point",
+                max_iter=K,
+                tol=1e-30,
+                backward_max_iter=K,
+                backward_tol=1e-30,
+            )
+            deq.backward_solver = "fixed_point"
+            return deq
+        net = PnPISTA(J, K, denoiser(), lipschitz=lipschitz)
+        return net if method == "unrolled" else CheckpointedUnroll(net)
+
+    rows = []
+    for K in (2, 4, 8):
+        for method in ("unrolled", "checkpoint", "deq"):
+            net = build(method, K)
+
+            def train_step(net: torch.nn.Module = net) -> None:
+                net.zero_grad()
+                (net(y) - x).pow(2).mean().backward()
+
+            train_step()  # warm-up: Devito compiles its kernels on first use
+            counter.reset()
+            t0 = time.perf_counter()
+            train_step()
+            seconds, apps = time.perf_counter() - t0, counter.applications
+            _, peak = peak_memory(train_step, python_heap=False)
+            rows.append(
+                {
+                    "K": K,
+                    "method": method,
+                    "batch": batch,
+                    "step_s": seconds,
+                    "applications": apps,
+                    "torch_peak_bytes": peak.torch_bytes,
+                }
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small training set and few steps (< 8 min)")
+    parser.add_argument("--data-dir", default=os.environ.get("GEOLEARN_DATA_DIR"), help="Marmousi mirror")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results" / "learned_inversion_bench.json",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    # Part (b) runs exactly K fixed-point iterations on purpose; "not converged" is expected there.
+    logging.getLogger("geolearn.learned.deq").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*points per wavelength")
+    torch.set_num_threads(1)  # torch's spinning OpenMP workers starve Devito's kernels
+    counter = CostCounter()
+    J = born_problem(counter)
+
+    t0 = time.perf_counter()
+    quality = quality_vs_cost(J, counter, args)
+    print("\n(a) quality per J/Jᵀ applications per model (learned trained on generator models only)")
+    print(f"{'method':14s} {'set':10s} {'J/Jᵀ':>6s} {'PSNR dB':>8s} {'SSIM':>6s} {'train s':>8s}")
+    for r in sorted(quality, key=lambda r: (r["set"], r["cost"], r["method"])):
+        train = f"{r['train_s']:8.1f}" if "train_s" in r else f"{'':8s}"
+        print(
+            f"{r['method']:14s} {r['set']:10s} {r['cost']:6.0f} {r['psnr_db']:8.2f} {r['ssim']:6.3f} {train}"
+        )
+
+    memory = memory_vs_depth(J, counter, args)
+    print("\n(b) one training step vs depth K (torch-allocator peak, wall time, J/Jᵀ applications)")
+    print(f"{'K':>3s} {'method':11s} {'peak MB':>8s} {'step s':>7s} {'J/Jᵀ':>6s}")
+    for r in memory:
+        print(
+            f"{r['K']:3d} {r['method']:11s} {r['torch_peak_bytes'] / 1e6:8.3f} {r['step_s']:7.2f} "
+            f"{r['applications']:6d}"
+        )
+    total = time.perf_counter() - t0
+    print(f"\ntotal {total:.0f} s")
+
+    result = {
+        "quick": args.quick,
+        "grid": {"shape": SHAPE, "spacing_m": SPACING, "shots": 2, "receivers": 20, "space_order": 4},
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "quality_vs_cost": quality,
+        "memory_vs_depth": memory,
+        "total_s": total,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
