@@ -132,10 +132,12 @@ class ScaledDenoiser(nn.Module):
 
 
 class TransformedScheme(nn.Module):
-    """A scheme run on coefficients ``c`` of an orthonormal transform ``W``: image ``= Wᵀ c``.
+    """A scheme run on coefficients ``c`` of an orthonormal synthesis ``S``: image ``= S c``.
 
-    The wrapped scheme was built on ``J Wᵀ``, so its thresholds act in the transform domain.
-    ``forward(y, n_layers=None)`` returns images ``(B, nx, nz)``.
+    ``S`` maps coefficients to images, like :class:`~geolearn.workflows.DCT2` (and
+    :func:`~geolearn.workflows.lsrtm`'s ``transform="dct"``). The wrapped scheme was built on
+    ``J S``, so its thresholds act on the analysis coefficients ``Sᵀ x`` (for ``DCT2``, the
+    DCT coefficients of the image). ``forward(y, n_layers=None)`` returns images ``(B, nx, nz)``.
     """
 
     def __init__(self, scheme: nn.Module, transform: LinearOperator) -> None:
@@ -145,7 +147,7 @@ class TransformedScheme(nn.Module):
 
     def forward(self, y: torch.Tensor, *, n_layers: int | None = None) -> torch.Tensor:
         c = self.scheme(y) if n_layers is None else self.scheme(y, n_layers=n_layers)
-        return self.transform.adjoint(c)
+        return self.transform(c)
 
 
 def estimate_lipschitz(J: LinearOperator, *, n_iter: int = 8, safety: float = 1.1, seed: int = 0) -> float:
@@ -218,8 +220,9 @@ def learned_lsrtm(
     activation : {"relu", "silu"}
         CNN nonlinearity.
     transform : LinearOperator, optional
-        Orthonormal ``W`` on ``(nx, nz)``: thresholds act on ``W x`` (returns a
-        :class:`TransformedScheme`); the corrections then act on coefficients.
+        Orthonormal synthesis ``S`` on ``(nx, nz)`` (coefficients to image, e.g.
+        :class:`~geolearn.workflows.DCT2`): the scheme runs on ``J S`` so thresholds act on
+        ``Sᵀ x`` (returns a :class:`TransformedScheme`); the corrections then act on coefficients.
     seed : int
         Seed of the CNN initialisation (layer ``k`` uses ``seed + k``).
 
@@ -232,7 +235,7 @@ def learned_lsrtm(
         raise ConfigError(
             f"step, scale and threshold must be positive, got step={step}, scale={scale}, threshold={threshold}"
         )
-    A = J if transform is None else J @ transform.T
+    A = J if transform is None else J @ transform
     corrections = (
         [
             ImageCorrection(features, depth, scale=scale, activation=activation, seed=seed + k, dtype=J.dtype)

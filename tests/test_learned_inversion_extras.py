@@ -1,0 +1,161 @@
+"""Learned LSRTM extras with the Born operator: PnP-FISTA + trained denoiser, transform-domain
+thresholds (TransformedScheme), DEQ training by implicit differentiation."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
+
+from geolearn.learned import DnCNN, check_firm_nonexpansive
+from geolearn.solvers.prox import soft_threshold
+from geolearn.wave import BornOperator
+from geolearn.workflows import DCT2
+from geolearn.workflows.learned_lsrtm import (
+    ScaledDenoiser,
+    TransformedScheme,
+    deq_lsrtm,
+    estimate_lipschitz,
+    learned_lsrtm,
+    lsrtm_pairs,
+    pnp_fista_lsrtm,
+    steepest_descent_step,
+    train_lsrtm_denoiser,
+)
+from geolearn.workflows.metrics import CostCounter, CountingOperator, psnr
+from geolearn.workflows.model_generator import random_models, stack_models
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning")
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
+
+
+@pytest.fixture(scope="module")
+def born64():
+    model, geometry, v0 = tiny_problem(torch.float64, tn=0.2)
+    x = stack_models(random_models(12, SHAPE, SPACING, seed=7), "detail", torch.float64)
+    return BornOperator(model, geometry, v0), x
+
+
+def _misfit(J, x, y):
+    with torch.no_grad():
+        return (J(x) - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)
+
+
+def test_pnp_fista_lsrtm_with_trained_firm_denoiser():
+    model, geometry, v0 = tiny_problem(torch.float32, tn=0.2)
+    counter = CostCounter()
+    J = CountingOperator(BornOperator(model, geometry, v0), counter)
+    x = stack_models(random_models(20, SHAPE, SPACING, seed=3), "detail")
+    scale = float(x.std())
+    D, hist = train_lsrtm_denoiser(
+        x[:16], scale=scale, features=8, depth=3, n_steps=60, seed=0, progress=False
+    )
+    assert hist.train_loss[-1] < hist.train_loss[0]
+    # Firm nonexpansiveness is the promise that makes PnP/DEQ iterations converge; ScaledDenoiser
+    # must keep it (in m/s, noise at the image scale).
+    report = check_firm_nonexpansive(D, x[16:], noise_std=0.3 * scale, seed=1)
+    assert report.firmly_nonexpansive and report.lipschitz_ratio <= 1.0 + 1e-6, report
+    y, x_true = lsrtm_pairs(J, x[16:])
+    lipschitz = estimate_lipschitz(J, n_iter=6)
+    counter.reset()
+    n_iter = 8
+    x_pnp = pnp_fista_lsrtm(J, y, D, n_iter, lipschitz=lipschitz)
+    assert counter.applications == (2 * n_iter - 1) * len(y)  # J·0 is free
+    start = torch.zeros_like(x_true)
+    misfit0, misfit = _misfit(J, start, y), _misfit(J, x_pnp, y)
+    assert torch.all(misfit0 == 1.0)
+    assert torch.all(misfit < 0.8), misfit  # data misfit relative to the zero start
+    # With γ ≤ 1/L on band-limited Born data progress is slow, but every iteration count helps.
+    x_short = pnp_fista_lsrtm(J, y, D, 3, lipschitz=lipschitz)
+    assert torch.all(misfit < _misfit(J, x_short, y)), (misfit, _misfit(J, x_short, y))
+    gain = psnr(x_pnp, x_true) - psnr(start, x_true)
+    assert torch.all(gain > 0.03), gain
+    with pytest.raises(Exception, match="step must lie"):
+        pnp_fista_lsrtm(J, y, D, 2, lipschitz=lipschitz, step=2.0 / lipschitz)
+
+
+def test_transformed_scheme_thresholds_dct_coefficients(born64):
+    J, x = born64
+    y = J(x[:2])
+    step = steepest_descent_step(J, y)
+    S = DCT2(SHAPE, dtype=torch.float64)
+    net = learned_lsrtm(J, 2, step=step, scale=float(x.std()), correction=False, threshold=0.05, transform=S)
+    assert isinstance(net, TransformedScheme)
+    with torch.no_grad():  # distinct per-layer values, so layer order matters
+        net.scheme.raw_step.add_(torch.tensor([0.3, -0.2], dtype=torch.float64))
+        net.scheme.raw_threshold.add_(torch.tensor([0.1, -0.4], dtype=torch.float64))
+    out = net(y)
+    # Direct formula on DCT coefficients c = Cx x Czᵀ (analysis of DCT2), image = Cxᵀ c Cz.
+    cx, cz = S.cx, S.cz
+    gammas, thetas = net.scheme.steps, net.scheme.thresholds
+    c = torch.zeros_like(x[:2])
+    for k in range(2):
+        image = cx.T @ c @ cz
+        grad_c = cx @ J.adjoint(J(image) - y) @ cz.T
+        c = soft_threshold(c - gammas[k] * grad_c, thetas[k])
+    expected = cx.T @ c @ cz
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10 * float(expected.abs().max()))
+    sparsity = float((c == 0).double().mean())
+    assert sparsity > 0.05, f"thresholds zeroed only {sparsity:.3f} of the DCT coefficients"
+    # Gradients flow through both layers' J, Jᵀ and S to the steps and thresholds, equal to the
+    # gradients of the direct formula.
+    loss = (out - x[:2]).pow(2).mean()
+    g_net = torch.autograd.grad(loss, [net.scheme.raw_step, net.scheme.raw_threshold])
+    g_ref = torch.autograd.grad(
+        (expected - x[:2]).pow(2).mean(), [net.scheme.raw_step, net.scheme.raw_threshold]
+    )
+    for a, b in zip(g_net, g_ref):
+        assert torch.all(a != 0) and torch.all(torch.isfinite(a))
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=0)
+
+
+def test_deq_lsrtm_implicit_gradient_matches_unrolled_and_training_lowers_loss(born64):
+    J, x = born64
+    y, x_true = lsrtm_pairs(J, x[:2])
+    scale = float(x.std())
+    lipschitz = estimate_lipschitz(J, n_iter=6)
+    D = ScaledDenoiser(DnCNN(1, 4, 3, mode="firm", alpha_init=0.95, seed=0), scale).double()
+    deq = deq_lsrtm(
+        J, D, lipschitz=lipschitz, max_iter=100, tol=1e-10, backward_max_iter=100, backward_tol=1e-10
+    )
+    deq.strict = True  # a solve that misses its tolerance fails the test
+
+    params = [p for p in deq.parameters() if p.requires_grad]
+    loss = (deq(y) - x_true).pow(2).mean()
+    g_implicit = torch.autograd.grad(loss, params)
+    assert deq.stats.backward_iterations > 1  # a real adjoint solve, not the Jacobian-free shortcut
+
+    # Reference: back-propagate through the same map iterated from zero until it stalls.
+    z = deq.map.init_state(y)
+    for n_unrolled in range(1, 201):
+        z_new = deq.map.step(z, y, 0)
+        change = float((z_new - z).norm() / z_new.norm())
+        z = z_new
+        if change < 1e-11:
+            break
+    assert change < 1e-11, f"plain iteration still moving by {change:.1e} after {n_unrolled} steps"
+    g_unrolled = torch.autograd.grad((deq.map.output(z) - x_true).pow(2).mean(), params)
+    flat_i = torch.cat([g.flatten() for g in g_implicit])
+    flat_u = torch.cat([g.flatten() for g in g_unrolled])
+    rel = float((flat_i - flat_u).norm() / flat_u.norm())
+    assert rel < 1e-4, f"implicit vs unrolled gradient relative difference {rel:.2e}"
+
+    # A few Adam steps with implicit gradients lower the training loss (training-grade tolerances).
+    deq.tol = deq.backward_tol = 1e-6
+    deq.strict = False  # a late iterate within 1e-4 still gives a usable training gradient
+    opt = torch.optim.Adam(params, lr=5e-3)
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = (deq(y) - x_true).pow(2).mean()
+        loss.backward()
+        assert deq.stats.backward_iterations > 1
+        opt.step()
+        losses.append(float(loss))
+    with torch.no_grad():
+        losses.append(float((deq(y) - x_true).pow(2).mean()))
+    assert all(b < a for a, b in itertools.pairwise(losses)), losses  # every implicit step descends
+    assert losses[-1] < 0.998 * losses[0], losses
