@@ -17,6 +17,7 @@ __all__ = [
     "GeometryError",
     "GradientTestError",
     "ModelError",
+    "NonFiniteError",
     "SegyFormatError",
     "ShapeError",
     "StabilityError",
@@ -29,6 +30,10 @@ class GeolearnError(Exception):
 
 class ShapeError(GeolearnError, ValueError):
     """An array or tensor does not have the shape an operator or solver expects."""
+
+
+class NonFiniteError(GeolearnError, ValueError):
+    """Input data, a starting point or operator coefficients contain NaN or Inf values."""
 
 
 class StabilityError(GeolearnError, ValueError):

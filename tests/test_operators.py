@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 import torch
 
-from geolearn.errors import ShapeError
+from geolearn.errors import NonFiniteError, ShapeError
 from geolearn.operators import (
     Convolution1D,
     Convolution2D,
@@ -178,7 +178,7 @@ def test_operator_guards_name_bad_values():
         MatrixOperator(torch.ones(3))
     with pytest.raises(ValueError, match="spacing"):
         Gradient((4, 4), spacing=(1.0, -1.0))
-    with pytest.raises(ValueError, match="NaN or Inf"):
+    with pytest.raises(NonFiniteError, match="NaN or Inf"):
         Diagonal(torch.tensor([1.0, float("nan")]))
     with pytest.raises(TypeError, match="boolean"):
         Mask(torch.ones(3))

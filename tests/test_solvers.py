@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from geolearn.errors import ConvergenceError, ShapeError, StabilityError
+from geolearn.errors import ConvergenceError, NonFiniteError, ShapeError, StabilityError
 from geolearn.operators import Convolution2D, Gradient, Mask, MatrixOperator, gradient_check, operator_norm
 from geolearn.solvers import (
     Objective,
@@ -197,11 +197,11 @@ def test_input_guards_name_values(lasso):
     A, y, L, _, _ = lasso
     bad = y.clone()
     bad[7] = float("nan")
-    with pytest.raises(ValueError, match="y contains 1 NaN and 0 Inf"):
+    with pytest.raises(NonFiniteError, match="y contains 1 NaN and 0 Inf"):
         fista(A, bad, LAM, lipschitz=L)
     x0 = torch.zeros(80, dtype=D64)
     x0[0] = float("inf")
-    with pytest.raises(ValueError, match="x0 contains 0 NaN and 1 Inf"):
+    with pytest.raises(NonFiniteError, match="x0 contains 0 NaN and 1 Inf"):
         ista(A, y, LAM, x0=x0, lipschitz=L)
     with pytest.raises(ShapeError, match=r"y has shape \(41,\)"):
         ista(A, torch.zeros(41, dtype=D64), LAM)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from geolearn.errors import ConfigError, ShapeError, StabilityError
+from geolearn.errors import ConfigError, NonFiniteError, ShapeError, StabilityError
 from geolearn.operators import LinearOperator, operator_norm
 
 
@@ -41,7 +41,7 @@ def check_data(A: LinearOperator, y: torch.Tensor, name: str = "y") -> tuple[tor
         raise TypeError(f"{name} has dtype {y.dtype} but the operator has dtype {A.dtype}")
     if not bool(torch.isfinite(y).all()):
         bad = int((~torch.isfinite(y)).sum())
-        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); data must be finite")
+        raise NonFiniteError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); data must be finite")
     return (y.unsqueeze(0) if unbatched else y), unbatched
 
 

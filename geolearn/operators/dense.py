@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from geolearn.errors import ShapeError
+from geolearn.errors import NonFiniteError, ShapeError
 from geolearn.operators.base import LinearOperator
 
 __all__ = ["Diagonal", "Identity", "MatrixOperator"]
@@ -17,7 +17,7 @@ def _as_float_tensor(value: object, name: str, dtype: torch.dtype | None) -> tor
     elif not t.is_floating_point():
         t = t.to(torch.get_default_dtype())
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or Inf values; an operator's coefficients must be finite")
+        raise NonFiniteError(f"{name} contains NaN or Inf values; an operator's coefficients must be finite")
     return t
 
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from geolearn.errors import ShapeError
+from geolearn.errors import NonFiniteError, ShapeError
 from geolearn.operators import LinearOperator
 from geolearn.solvers.regularisers import L1, Regulariser
 
@@ -18,7 +18,7 @@ def check_finite(t: torch.Tensor, name: str) -> None:
     finite = torch.isfinite(t)
     if not bool(finite.all()):
         n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
-        raise ValueError(f"{name} contains {n_nan} NaN and {n_inf} Inf value(s); it must be finite")
+        raise NonFiniteError(f"{name} contains {n_nan} NaN and {n_inf} Inf value(s); it must be finite")
 
 
 class Objective:
