@@ -5,7 +5,14 @@ layer, trained on random layered/faulted/lens models from ``workflows.model_gene
 PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per model (counted by
 ``CountingOperator``), on held-back generator models and on Marmousi crops block-averaged to the same
 grid (never seen in training; target = the crop's detail, i.e. velocity minus its Gaussian smoothing,
-placed on the training grid).
+placed on the training grid), with FISTA-LSRTM (``½‖Jx − y‖² + λ‖x‖₁``, step ``1/L``) at the same
+counts and the relative data misfit ``‖J x − y‖ / ‖y‖`` of every image.
+
+Part (a'): learned FWI (``workflows.learned_fwi``, 3 layers, greedy-trained on generator models)
+vs normalised gradient descent (``gd_fwi``) and projected L-BFGS FWI at equal numbers of
+adjoint-state gradients, on held-back generator models and Marmousi crops: model PSNR / SSIM,
+``‖F(v) − d‖ / ‖d‖``, and the honest cost (gradients, line-search forward modellings, and total
+wave-equation solves per model from ``CostCounter``).
 
 Part (b): one training step (forward + backward of the image MSE) of the same PnP-ISTA iteration
 map with K ∈ {2, 4, 8} layers/iterations, three ways: unrolled backprop, unrolled with
@@ -28,6 +35,7 @@ import os
 import platform
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
@@ -38,14 +46,18 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from geolearn.learned import DnCNN, PnPISTA
-from geolearn.wave import BornOperator, Geometry, Model
-from geolearn.workflows import marmousi_crop
+from geolearn.solvers import soft_threshold
+from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
+from geolearn.workflows import ProjectedLBFGS, marmousi_crop
+from geolearn.workflows.learned_fwi import LearnedFWI, gd_fwi, interior_mask, train_learned_fwi
 from geolearn.workflows.learned_lsrtm import (
     ScaledDenoiser,
     cg_lsrtm,
     deq_lsrtm,
+    estimate_lipschitz,
     learned_lsrtm,
     lsrtm_pairs,
+    pnp_fista_lsrtm,
     steepest_descent_step,
     train_learned_lsrtm,
 )
@@ -59,6 +71,7 @@ from geolearn.workflows.model_generator import (
 
 SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0
+FWI_VMAX = 4500.0  # Marmousi crops reach 3550 m/s; learned FWI moves a start by up to 600 m/s
 MARMOUSI_X0 = (3000.0, 5400.0, 7800.0, 10200.0)  # left edges of the Marmousi crops, m
 
 
@@ -85,6 +98,20 @@ def scores(est: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
     return {"psnr_db": float(psnr(est, ref).mean()), "ssim": float(ssim(est, ref).mean())}
 
 
+def relative_misfit(pred: torch.Tensor, obs: torch.Tensor) -> float:
+    """Mean over models of ``‖pred − obs‖ / ‖obs‖`` (records ``(B, ...)``)."""
+    r = (pred - obs).double().flatten(1).norm(dim=1) / obs.double().flatten(1).norm(dim=1)
+    return float(r.mean())
+
+
+def lsrtm_row(method: str, name: str, J: CountingOperator, counter: CostCounter, est, x, y) -> dict:
+    """Scores of one LSRTM estimate; the misfit's extra J is taken after the cost is read."""
+    cost = counter.applications / len(y)
+    with torch.no_grad():
+        misfit = relative_misfit(J(est), y)
+    return {"method": method, "set": name, "cost": cost, "misfit": misfit} | scores(est, x)
+
+
 def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Namespace) -> list[dict]:
     n_train, n_test, n_marm, n_steps, depths, cg_iters = (
         (24, 6, 3, 40, (2, 3, 4), (1, 2, 3, 4))
@@ -103,10 +130,16 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
         for name, (y, x) in sets.items():
             counter.reset()
             est = cg_lsrtm(J, y, n_iter)
-            rows.append(
-                {"method": f"CG ({n_iter} it)", "set": name, "cost": counter.applications / len(y)}
-                | scores(est, x)
-            )
+            rows.append(lsrtm_row(f"CG ({n_iter} it)", name, J, counter, est, x, y))
+    # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications, as learned K.
+    # L (power iteration, 16 applications) is a one-off per acquisition, not counted per model.
+    lipschitz = estimate_lipschitz(J)
+    l1 = partial(soft_threshold, threshold=0.01 * scale)  # prox of γλ‖·‖₁: γλ = 1 % of the image std
+    for K in depths:
+        for name, (y, x) in sets.items():
+            counter.reset()
+            est = pnp_fista_lsrtm(J, y, l1, K, lipschitz=lipschitz)
+            rows.append(lsrtm_row(f"FISTA ({K} it)", name, J, counter, est, x, y))
     for K in depths:
         net = learned_lsrtm(J, K, step=step, scale=scale)
         t0 = time.perf_counter()
@@ -118,14 +151,132 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
             with torch.no_grad():
                 est = net(y)
             rows.append(
-                {
-                    "method": f"learned K={K}",
-                    "set": name,
-                    "cost": counter.applications / len(y),
-                    "train_s": train_s,
-                    "train_applications": train_apps,
-                }
-                | scores(est, x)
+                lsrtm_row(f"learned K={K}", name, J, counter, est, x, y)
+                | {"train_s": train_s, "train_applications": train_apps}
+            )
+    return rows
+
+
+def fwi_problem() -> tuple[Model, Geometry]:
+    """The Born problem's grid and acquisition, with a time step stable up to FWI_VMAX (Marmousi)."""
+    model = Model(linear_background(SHAPE, SPACING), SPACING, nbl=8, space_order=4)
+    src = np.array([[100.0, 10.0], [290.0, 10.0]])
+    rec = np.stack([np.linspace(0.0, 390.0, 20), np.full(20, 10.0)], 1)
+    return model, Geometry(model, src, rec, tn=0.25, f0=14.0, dt=0.8 * model.critical_dt(FWI_VMAX))
+
+
+def lbfgs_fwi(
+    v0: torch.Tensor,
+    geometry: Geometry,
+    observed: torch.Tensor,
+    n_gradients: int,
+    counter: CostCounter,
+    *,
+    step: float = 50.0,
+    max_update: float = 200.0,
+    max_trials: int = 6,
+) -> torch.Tensor:
+    """Classical L-BFGS FWI (:class:`ProjectedLBFGS`, bounds [1400, FWI_VMAX] m/s), per model.
+
+    ``n_gradients`` adjoint-state gradients; each line-search trial is one forward modelling
+    (counted). First step: largest change ``step`` m/s; later ones unit quasi-Newton steps,
+    capped at ``max_update`` m/s, halved until Armijo holds. The outermost grid ring is fixed
+    (weights 0), as in ``gd_fwi``.
+    """
+    F = WaveModeling(geometry.model, geometry)
+    weights = interior_mask(geometry.model.shape, torch.float64).numpy()
+    out = []
+    for b in range(v0.shape[0]):
+        opt = ProjectedLBFGS(1400.0, FWI_VMAX, memory=5)
+        x, d, prev = v0[b].double().numpy(), observed[b], None
+        for _ in range(n_gradients):
+            f, g = fwi_objective(torch.as_tensor(x, dtype=v0.dtype), geometry, d)
+            counter.add_gradient(1, geometry.n_shots)
+            f, g = float(f), g.double().numpy() * weights
+            if prev is not None:
+                opt.update(x - prev[0], g - prev[1])
+            p = opt.direction(x, g, weights)
+            pmax = float(np.abs(p).max())
+            alpha = min(1.0, max_update / pmax) if opt.s else step / pmax
+            for _ in range(max_trials):
+                trial = opt.project(x + alpha * p)
+                with torch.no_grad():
+                    ft = 0.5 * float((F(torch.as_tensor(trial, dtype=v0.dtype)) - d).double().pow(2).sum())
+                counter.add_forward(1, geometry.n_shots)
+                if opt.accept(f, g, x, ft, trial):
+                    prev, x = (x, g), trial
+                    break
+                alpha /= 2
+        out.append(torch.as_tensor(x, dtype=v0.dtype))
+    return torch.stack(out)
+
+
+def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
+    """Learned FWI (greedy-trained on generator models) vs GD and L-BFGS FWI per gradient count."""
+    n_train, n_test, n_marm, K, steps = (48, 8, 3, 3, 150) if args.quick else (96, 8, 3, 3, 300)
+    model, geometry = fwi_problem()
+    F = WaveModeling(model, geometry)
+
+    def records(v: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.stack([F(m) for m in v])
+
+    models = random_models(n_train + n_test, SHAPE, SPACING, seed=11)
+    v_true = stack_models(models, "velocity")
+    v_start = stack_models(models, "background")
+    obs = records(v_true)
+    marm = [
+        marmousi_crop(x0, SHAPE[0], SHAPE[1], 8, data_dir=args.data_dir)[0] for x0 in MARMOUSI_X0[:n_marm]
+    ]
+    vm_true = torch.as_tensor(np.stack(marm), dtype=torch.float32)
+    # Start: the crop smoothed over 40 m (the generator's starts are its linear backgrounds instead).
+    vm_start = torch.as_tensor(
+        np.stack([smooth_velocity(v, 40.0, SPACING) for v in marm]), dtype=torch.float32
+    )
+    sets = {
+        "generator": (v_start[n_train:], v_true[n_train:], obs[n_train:]),
+        "marmousi": (vm_start, vm_true, records(vm_true)),
+    }
+    counter = CostCounter()
+    scale = (float(v_true[:n_train].mean()), float(v_true[:n_train].std()))
+    net = LearnedFWI(model, geometry, K, max_update=200.0, features=8, v_scale=scale, counter=counter, seed=0)
+    t0 = time.perf_counter()
+    hist = train_learned_fwi(net, v_start[:n_train], obs[:n_train], v_true[:n_train],
+                             steps_per_layer=steps, lr=1e-2, batch_size=8, progress=False)  # fmt: skip
+    train_s = time.perf_counter() - t0
+
+    def row(method: str, name: str, est: torch.Tensor, v: torch.Tensor, d: torch.Tensor) -> dict:
+        n = len(v)
+        cost = {
+            "gradients": counter.gradient / n,
+            "forwards": counter.forward / n,
+            "solves": counter.solves / n,
+        }
+        return (
+            {"method": method, "set": name}
+            | cost
+            | {"misfit": relative_misfit(records(est), d)}
+            | scores(est, v)
+        )
+
+    rows = []
+    for name, (v0, v, d) in sets.items():
+        counter.reset()
+        rows.append(row("start", name, v0, v, d))
+        with torch.no_grad():
+            est = net(v0, d)
+        rows.append(
+            row(f"learned K={K}", name, est, v, d)
+            | {"train_s": train_s, "train_gradients": hist["gradients"]}
+        )
+        for n_grad in (K, 2 * K):
+            counter.reset()
+            rows.append(
+                row(f"GD ({n_grad} grad)", name, gd_fwi(v0, geometry, d, n_grad, counter=counter), v, d)
+            )
+            counter.reset()
+            rows.append(
+                row(f"L-BFGS ({n_grad} grad)", name, lbfgs_fwi(v0, geometry, d, n_grad, counter), v, d)
             )
     return rows
 
@@ -222,11 +373,25 @@ def main() -> None:
     t0 = time.perf_counter()
     quality = quality_vs_cost(J, counter, args)
     print("\n(a) quality per J/Jᵀ applications per model (learned trained on generator models only)")
-    print(f"{'method':14s} {'set':10s} {'J/Jᵀ':>6s} {'PSNR dB':>8s} {'SSIM':>6s} {'train s':>8s}")
+    print(
+        f"{'method':14s} {'set':10s} {'J/Jᵀ':>6s} {'PSNR dB':>8s} {'SSIM':>6s} {'misfit':>7s} {'train s':>8s}"
+    )
     for r in sorted(quality, key=lambda r: (r["set"], r["cost"], r["method"])):
         train = f"{r['train_s']:8.1f}" if "train_s" in r else f"{'':8s}"
         print(
-            f"{r['method']:14s} {r['set']:10s} {r['cost']:6.0f} {r['psnr_db']:8.2f} {r['ssim']:6.3f} {train}"
+            f"{r['method']:14s} {r['set']:10s} {r['cost']:6.0f} {r['psnr_db']:8.2f} {r['ssim']:6.3f} "
+            f"{r['misfit']:7.3f} {train}"
+        )
+
+    fwi_rows = fwi_vs_cost(args)
+    print("\n(a') FWI per model: gradients, line-search forwards, wave-equation solves; misfit ‖F(v)−d‖/‖d‖")
+    print(
+        f"{'method':18s} {'set':10s} {'grad':>5s} {'fwd':>5s} {'solves':>7s} {'PSNR dB':>8s} {'SSIM':>6s} {'misfit':>7s}"
+    )
+    for r in fwi_rows:
+        print(
+            f"{r['method']:18s} {r['set']:10s} {r['gradients']:5.1f} {r['forwards']:5.1f} {r['solves']:7.1f} "
+            f"{r['psnr_db']:8.2f} {r['ssim']:6.3f} {r['misfit']:7.3f}"
         )
 
     memory = memory_vs_depth(J, counter, args)
@@ -249,6 +414,7 @@ def main() -> None:
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         },
         "quality_vs_cost": quality,
+        "fwi_vs_cost": fwi_rows,
         "memory_vs_depth": memory,
         "total_s": total,
     }
