@@ -49,7 +49,7 @@ from geolearn.learned import DnCNN, PnPISTA
 from geolearn.solvers import soft_threshold
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
 from geolearn.workflows import ProjectedLBFGS, marmousi_crop
-from geolearn.workflows.learned_fwi import LearnedFWI, gd_fwi, interior_mask, train_learned_fwi
+from geolearn.workflows.learned_fwi import LearnedFWI, gd_fwi, train_learned_fwi
 from geolearn.workflows.learned_lsrtm import (
     ScaledDenoiser,
     cg_lsrtm,
@@ -180,11 +180,9 @@ def lbfgs_fwi(
 
     ``n_gradients`` adjoint-state gradients; each line-search trial is one forward modelling
     (counted). First step: largest change ``step`` m/s; later ones unit quasi-Newton steps,
-    capped at ``max_update`` m/s, halved until Armijo holds. The outermost grid ring is fixed
-    (weights 0), as in ``gd_fwi``.
+    capped at ``max_update`` m/s, halved until Armijo holds.
     """
     F = WaveModeling(geometry.model, geometry)
-    weights = interior_mask(geometry.model.shape, torch.float64).numpy()
     out = []
     for b in range(v0.shape[0]):
         opt = ProjectedLBFGS(1400.0, FWI_VMAX, memory=5)
@@ -192,10 +190,10 @@ def lbfgs_fwi(
         for _ in range(n_gradients):
             f, g = fwi_objective(torch.as_tensor(x, dtype=v0.dtype), geometry, d)
             counter.add_gradient(1, geometry.n_shots)
-            f, g = float(f), g.double().numpy() * weights
+            f, g = float(f), g.double().numpy()
             if prev is not None:
                 opt.update(x - prev[0], g - prev[1])
-            p = opt.direction(x, g, weights)
+            p = opt.direction(x, g, np.ones_like(x))
             pmax = float(np.abs(p).max())
             alpha = min(1.0, max_update / pmax) if opt.s else step / pmax
             for _ in range(max_trials):

@@ -30,7 +30,6 @@ from geolearn.workflows.learned_fwi import (
     LearnedFWI,
     fwi_training_loss,
     gd_fwi,
-    interior_mask,
     train_learned_fwi,
 )
 from geolearn.workflows.learned_io import (
@@ -123,7 +122,6 @@ __all__ = [
     "fwi_training_loss",
     "gaussian_window",
     "gd_fwi",
-    "interior_mask",
     "laplacian_filter",
     "learned_lsrtm",
     "learned_migrate",

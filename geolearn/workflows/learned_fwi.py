@@ -7,18 +7,11 @@ the sources do not set the scale), and a small network proposes the update
 
     v_{k+1} = v_k − α_k · tanh( p_k(z) ⊙ ĝ_k + N_k([v̂_k, ĝ_k]) ),
 
-(times a mask that keeps the outermost ring of grid points fixed, see below) with a learned
+with a learned
 step ``α_k ∈ (0, max_update]`` (m/s), a learned depth preconditioner
 ``p_k(z) > 0`` (one value per depth row; starts at 1) and a CNN ``N_k`` on the normalised model
 and gradient (last layer starts at zero). ``|v_{k+1} − v_k| ≤ α_k`` pointwise, so velocities
 stay within ``K·max_update`` of the start.
-
-Edge mask: :class:`~geolearn.wave.Model` extends the velocity into the absorbing layer by
-edge padding, so ``F`` depends on the outermost grid ring through the padding too, but the
-wave layer's gradient omits that term (it crops the padded gradient instead of folding it back
-onto the edge; a Taylor test with a perturbation that is nonzero on the edge fails). Updates
-(learned and of :func:`gd_fwi`) therefore leave that ring unchanged, which keeps every gradient
-used here exact.
 
 Memory plan (measured in ``docs/learned_inversion.md``)
 -------------------------------------------------------
@@ -49,19 +42,12 @@ from geolearn.learned.constraints import bounded, bounded_inverse
 from geolearn.wave import Geometry, Model, WaveModeling, fwi_objective
 from geolearn.workflows.metrics import CostCounter
 
-__all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "interior_mask", "train_learned_fwi"]
+__all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "train_learned_fwi"]
 
 logger = logging.getLogger("geolearn.workflows.learned_fwi")
 
 
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
-
-
-def interior_mask(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """Ones inside, zeros on the outermost ring of grid points (see the module docstring)."""
-    mask = torch.zeros(shape, dtype=dtype)
-    mask[(slice(1, -1),) * len(shape)] = 1
-    return mask
 
 
 def _cnn(features: int, depth: int, activation: str, seed: int, dtype: torch.dtype) -> nn.Sequential:
@@ -145,7 +131,6 @@ class LearnedFWI(nn.Module):
         self.log_precond = nn.Parameter(torch.zeros(n_layers, nz, dtype=dtype))
         self.nets = nn.ModuleList(_cnn(features, depth, activation, seed + k, dtype) for k in range(n_layers))
         self.register_buffer("v_scale", torch.tensor([float(v) for v in v_scale], dtype=dtype))
-        self.register_buffer("mask", interior_mask(model.shape, dtype))
 
     @property
     def steps(self) -> torch.Tensor:
@@ -170,7 +155,7 @@ class LearnedFWI(nn.Module):
         vn = (v - self.v_scale[0]) / self.v_scale[1]
         direction = torch.exp(self.log_precond[k])[None, None, :] * gn
         direction = direction + self.nets[k](torch.stack([vn, gn], 1))[:, 0]
-        return v - self.steps[k] * self.mask * torch.tanh(direction)
+        return v - self.steps[k] * torch.tanh(direction)
 
     def forward(
         self, v0: torch.Tensor, observed: torch.Tensor, *, n_layers: int | None = None
@@ -308,14 +293,12 @@ def gd_fwi(
         raise ConfigError(f"need n_gradients >= 1 and step > 0 m/s, got {n_gradients}, {step}")
     counter = counter if counter is not None else CostCounter()
     F = WaveModeling(geometry.model, geometry)
-    mask = interior_mask(geometry.model.shape, v0.dtype)
     out = []
     for b in range(v0.shape[0]):
         v, d, alpha = v0[b].detach().clone(), observed[b], float(step)
         for _ in range(n_gradients):
             f, g = fwi_objective(v, geometry, d, memory=memory)
             counter.add_gradient(1, geometry.n_shots)
-            g = g * mask
             direction = -g / g.abs().max().clamp_min(torch.finfo(g.dtype).tiny)
             slope = float((g.double() * direction.double()).sum())
             alpha = 2 * alpha
