@@ -34,3 +34,19 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def flat_parameters(net: torch.nn.Module):
+    """``(theta0, unflatten)``: the parameters of ``net`` as one vector, and the map back to a
+    ``{name: tensor}`` dict for ``torch.func.functional_call`` (for Taylor tests over all parameters)."""
+    named = list(net.named_parameters())
+    theta0 = torch.cat([p.detach().flatten() for _, p in named])
+
+    def unflatten(theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        params, i = {}, 0
+        for name, p in named:
+            params[name] = theta[i : i + p.numel()].reshape(p.shape)
+            i += p.numel()
+        return params
+
+    return theta0, unflatten

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
+from _learned_inversion_helpers import SHAPE, SPACING, flat_parameters, single_torch_thread, tiny_problem
 from torch.func import functional_call
 
 from geolearn.errors import ShapeError
@@ -67,15 +67,10 @@ def test_taylor_training_loss_through_F():
     with torch.no_grad():
         net.nets[0][-1].weight.normal_(0.0, 0.2, generator=torch.Generator().manual_seed(1))
     g = net.gradients(v0, obs)
-    names = [n for n, _ in net.named_parameters()]
-    shapes = [p.shape for _, p in net.named_parameters()]
-    theta0 = torch.cat([p.detach().flatten() for _, p in net.named_parameters()])
+    theta0, unflatten = flat_parameters(net)
 
     def loss(theta):
-        params, i = {}, 0
-        for n, s in zip(names, shapes):
-            params[n] = theta[i : i + s.numel()].reshape(s)
-            i += s.numel()
+        params = unflatten(theta)
         # The data term ½‖F(v₁) − d‖² back-propagates through F by the adjoint-state method.
         return functional_call(wrapper, {f"net.{k}": v for k, v in params.items()}, (v0, g, v_true, obs))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
+from _learned_inversion_helpers import SHAPE, SPACING, flat_parameters, single_torch_thread, tiny_problem
 from torch.func import functional_call
 
 from geolearn.errors import GeometryError
@@ -103,16 +103,10 @@ def test_taylor_training_loss_through_born_in_unrolled_network():
     with torch.no_grad():
         for corr in net.corrections:  # nonzero CNN outputs, so every parameter matters
             corr.body[-1].weight.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(4))
-    names = [n for n, _ in net.named_parameters()]
-    shapes = [p.shape for _, p in net.named_parameters()]
-    theta0 = torch.cat([p.detach().flatten() for _, p in net.named_parameters()])
+    theta0, unflatten = flat_parameters(net)
 
     def loss(theta):
-        params, i = {}, 0
-        for n, s in zip(names, shapes):
-            params[n] = theta[i : i + s.numel()].reshape(s)
-            i += s.numel()
-        return (functional_call(net, params, (y,)) - x).pow(2).mean()
+        return (functional_call(net, unflatten(theta), (y,)) - x).pow(2).mean()
 
     gen = torch.Generator().manual_seed(2)
     dtheta = torch.randn(theta0.shape, generator=gen, dtype=torch.float64) * (theta0.abs() + 0.05) * 0.05

@@ -41,7 +41,7 @@ def _ista_best_db(n_iter):
     )
 
 
-def test_seconds_of_training_beat_ista_at_equal_iterations():
+def test_short_training_beats_ista_at_equal_iterations():
     ista_db = _ista_best_db(K)
     unrolled = UnrolledISTA(PROB.A, K, lam=0.3, step_init=1 / L, step_bound=2.0, lipschitz=L)
     tr = Trainer(unrolled, lr=0.05, batch_size=64, progress=False, seed=0)
@@ -156,7 +156,7 @@ def _layered_images(n, size, seed):
     return out
 
 
-def test_denoiser_trains_from_scratch_in_seconds_and_stays_firmly_nonexpansive():
+def test_denoiser_trains_from_scratch_and_stays_firmly_nonexpansive():
     clean = _layered_images(24, 32, seed=0)
     val = _layered_images(8, 32, seed=1)
     sigma = 0.5
