@@ -52,9 +52,9 @@ from geolearn.workflows import ProjectedLBFGS, marmousi_crop
 from geolearn.workflows.learned_fwi import LearnedFWI, gd_fwi, train_learned_fwi
 from geolearn.workflows.learned_lsrtm import (
     ScaledDenoiser,
+    born_lipschitz_bound,
     cg_lsrtm,
     deq_lsrtm,
-    estimate_lipschitz,
     learned_lsrtm,
     lsrtm_pairs,
     pnp_fista_lsrtm,
@@ -133,7 +133,7 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
             rows.append(lsrtm_row(f"CG ({n_iter} it)", name, J, counter, est, x, y))
     # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications, as learned K.
     # L (power iteration, 16 applications) is a one-off per acquisition, not counted per model.
-    lipschitz = estimate_lipschitz(J)
+    lipschitz = born_lipschitz_bound(J)
     l1 = partial(soft_threshold, threshold=0.01 * scale)  # prox of γλ‖·‖₁: γλ = 1 % of the image std
     for K in depths:
         for name, (y, x) in sets.items():

@@ -16,8 +16,8 @@ from geolearn.workflows import DCT2
 from geolearn.workflows.learned_lsrtm import (
     ScaledDenoiser,
     TransformedScheme,
+    born_lipschitz_bound,
     deq_lsrtm,
-    estimate_lipschitz,
     learned_lsrtm,
     lsrtm_pairs,
     pnp_fista_lsrtm,
@@ -59,7 +59,7 @@ def test_pnp_fista_lsrtm_with_trained_firm_denoiser():
     report = check_firm_nonexpansive(D, x[16:], noise_std=0.3 * scale, seed=1)
     assert report.firmly_nonexpansive and report.lipschitz_ratio <= 1.0 + 1e-6, report
     y, x_true = lsrtm_pairs(J, x[16:])
-    lipschitz = estimate_lipschitz(J, n_iter=6)
+    lipschitz = born_lipschitz_bound(J, n_iter=6)
     counter.reset()
     n_iter = 8
     x_pnp = pnp_fista_lsrtm(J, y, D, n_iter, lipschitz=lipschitz)
@@ -116,7 +116,7 @@ def test_deq_lsrtm_implicit_gradient_matches_unrolled_and_training_lowers_loss(b
     J, x = born64
     y, x_true = lsrtm_pairs(J, x[:2])
     scale = float(x.std())
-    lipschitz = estimate_lipschitz(J, n_iter=6)
+    lipschitz = born_lipschitz_bound(J, n_iter=6)
     D = ScaledDenoiser(DnCNN(1, 4, 3, mode="firm", alpha_init=0.95, seed=0), scale).double()
     deq = deq_lsrtm(
         J, D, lipschitz=lipschitz, max_iter=100, tol=1e-10, backward_max_iter=100, backward_tol=1e-10

@@ -36,9 +36,9 @@ __all__ = [
     "ImageCorrection",
     "ScaledDenoiser",
     "TransformedScheme",
+    "born_lipschitz_bound",
     "cg_lsrtm",
     "deq_lsrtm",
-    "estimate_lipschitz",
     "learned_lsrtm",
     "lsrtm_pairs",
     "pnp_fista_lsrtm",
@@ -150,8 +150,11 @@ class TransformedScheme(nn.Module):
         return self.transform(c)
 
 
-def estimate_lipschitz(J: LinearOperator, *, n_iter: int = 8, safety: float = 1.1, seed: int = 0) -> float:
-    """``safety · ‖J‖₂²`` from ``n_iter`` power iterations (``2 n_iter`` applications).
+def born_lipschitz_bound(J: LinearOperator, *, n_iter: int = 8, safety: float = 1.1, seed: int = 0) -> float:
+    """An upper bound ``safety · ‖J‖₂²`` on the Lipschitz constant of ``x ↦ ½‖Jx − y‖²``'s gradient.
+
+    ``n_iter`` power iterations of :func:`geolearn.operators.operator_norm` (``2 n_iter`` applications);
+    not to be confused with :func:`geolearn.learned.estimate_lipschitz` (a denoiser's constant).
 
     Power iteration approaches ``‖J‖`` from below; ``safety`` > 1 keeps steps ``γ ≤ 1/L`` safe.
     """
