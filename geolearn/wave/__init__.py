@@ -7,6 +7,8 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
 - :class:`WaveModeling` (F) and :func:`fwi_objective` — nonlinear modelling and its gradient.
 - :class:`BornOperator` (J, adjoint = RTM), :class:`SourceModeling`, :class:`PointInterpolation`
   — LinearOperators.
+- :class:`ShotPropagator` — one shot at a fixed velocity, NumPy in/out (forward, Born, adjoint,
+  illumination), for shot-parallel workflows.
 - :func:`build_count` / :func:`clear_cache` — the generated-operator cache.
 """
 
@@ -17,6 +19,7 @@ from geolearn.wave.model import PPW_THRESHOLD, Model
 from geolearn.wave.modeling import WaveModeling, fwi_objective
 from geolearn.wave.propagator import build_count, clear_cache
 from geolearn.wave.records import ShotRecords
+from geolearn.wave.shot import ShotPropagator
 from geolearn.wave.solver import MEMORY_MODES
 from geolearn.wave.wavelet import max_frequency, resample, ricker
 
@@ -28,6 +31,7 @@ __all__ = [
     "Geometry",
     "Model",
     "PointInterpolation",
+    "ShotPropagator",
     "ShotRecords",
     "SourceModeling",
     "WaveModeling",

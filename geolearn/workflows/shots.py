@@ -2,9 +2,9 @@
 
 Every function here takes a shot index, a :class:`~geolearn.workflows.acquisition.ShotProblem`
 and plain arrays (velocity ``(nx, nz)`` m/s, records ``(n_shots, max_receivers, nt)``), builds
-the Devito-backed solver for that one shot where it runs, and returns NumPy arrays or dicts
-of them, ready for :func:`geolearn.parallel.tree_sum`. :func:`executor` gives the
-:class:`~geolearn.parallel.ShotExecutor` the workflows share.
+the wave layer's :class:`~geolearn.wave.ShotPropagator` for that one shot where it runs, and
+returns NumPy arrays or dicts of them, ready for :func:`geolearn.parallel.tree_sum`.
+:func:`executor` gives the :class:`~geolearn.parallel.ShotExecutor` the workflows share.
 
 Cost of each call in wave-equation solves (one solve = one time-stepping sweep):
 :func:`forward_shot` 1, :func:`born_shot` 2 (background and scattered fields in one sweep
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from geolearn.parallel import ShotExecutor
-from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
+from geolearn.wave import ShotPropagator
 from geolearn.workflows.acquisition import ShotProblem
 from geolearn.workflows.misfits import misfit_and_residual
 
@@ -53,21 +53,14 @@ def executor(
         ex.close()
 
 
-def _setup(problem: ShotProblem, shot: int, velocity: np.ndarray, wavelet: np.ndarray | None = None) -> tuple:
+def _propagator(
+    problem: ShotProblem, shot: int, velocity: np.ndarray, wavelet: np.ndarray | None = None
+) -> ShotPropagator:
+    """The wave layer's propagator for ``shot`` over a one-shot geometry built here."""
     model = problem.model()
-    geometry = problem.geometry(model, [shot])
-    solver, vp = make_solver(model, geometry.dt, velocity)
-    src, rec = shot_coords(model, geometry, 0)
+    # The problem's float64 wavelets are the reference; the propagator casts them to its dtype.
     w = problem.wavelets[shot] if wavelet is None else np.asarray(wavelet)
-    w = (w if w.ndim == 1 else w[shot]).astype(solver.dtype)
-    return model, solver, vp, src, rec, w
-
-
-def _illumination(model: Any, snaps: Any) -> np.ndarray:
-    """Source illumination ``Σ_t (∂²u/∂t²)²`` on the model grid from saved snapshots."""
-    field = np.asarray(snaps.data.data)
-    out = np.einsum("t...,t...->...", field, field, dtype=np.float64)
-    return model.crop(out)
+    return ShotPropagator(model, problem.geometry(model, [shot]), velocity, 0, w if w.ndim == 1 else w[shot])
 
 
 def forward_shot(
@@ -77,15 +70,12 @@ def forward_shot(
 
     ``wavelet`` overrides the problem's: ``(nt,)`` shared or ``(n_shots, nt)``.
     """
-    _, solver, _, src, rec, w = _setup(problem, shot, velocity, wavelet)
-    return solver.forward(src, w, rec)[0].astype(np.float64)
+    return _propagator(problem, shot, velocity, wavelet).forward()[0].astype(np.float64)
 
 
 def born_shot(shot: int, problem: ShotProblem, velocity: np.ndarray, perturbation: np.ndarray) -> np.ndarray:
     """Born modelling ``J(v0) δv`` of one shot: records ``(n_receivers, nt)`` for ``δv`` in m/s."""
-    model, solver, vp, src, rec, w = _setup(problem, shot, velocity)
-    dm = model.pad_zero(np.asarray(perturbation, dtype=np.float64) * dm_dv(vp)).astype(solver.dtype)
-    return solver.born(src, w, rec, dm).astype(np.float64)
+    return _propagator(problem, shot, velocity).born(perturbation).astype(np.float64)
 
 
 def migrate_shot(
@@ -115,17 +105,16 @@ def migrate_shot(
         ``image``: ``Jᵀ d`` in the velocity parametrisation, ``(nx, nz)``; ``illumination``:
         ``Σ_t (∂²u/∂t²)²`` ``(nx, nz)`` (when asked); ``data_norm2``: ``‖d‖²`` of what was migrated.
     """
-    model, solver, vp, src, rec, w = _setup(problem, shot, velocity)
-    d = np.asarray(data[shot, : rec.shape[0]])
-    d0, snaps = solver.forward(src, w, rec, save=1)
+    prop = _propagator(problem, shot, velocity)
+    d = np.asarray(data[shot, : prop.n_receivers])
+    d0, snaps = prop.forward(save=1)
     residual = (d - d0) if subtract_background else d
-    gm, _ = solver.adjoint(src, rec, residual.astype(solver.dtype), snaps)
     out: dict[str, Any] = {
-        "image": model.crop(gm) * dm_dv(vp),
+        "image": prop.adjoint(residual, snaps),
         "data_norm2": float(np.sum(np.square(residual, dtype=np.float64))),
     }
     if illumination:
-        out["illumination"] = _illumination(model, snaps)
+        out["illumination"] = prop.illumination(snaps)
     return out
 
 
@@ -158,14 +147,13 @@ def gradient_shot(
         ``value`` (float), ``gradient`` ``(nx, nz)`` in misfit units per m/s, and
         ``illumination`` ``(nx, nz)`` when asked.
     """
-    model, solver, vp, src, rec, w = _setup(problem, shot, velocity, wavelet)
-    d_obs = np.asarray(observed[shot, : rec.shape[0]], dtype=np.float64)
-    d, snaps = solver.forward(src, w, rec, save=1)
+    prop = _propagator(problem, shot, velocity, wavelet)
+    d_obs = np.asarray(observed[shot, : prop.n_receivers], dtype=np.float64)
+    d, snaps = prop.forward(save=1)
     value, residual = misfit_and_residual(misfit, d, d_obs)
-    gm, _ = solver.adjoint(src, rec, residual.astype(solver.dtype), snaps)
-    out: dict[str, Any] = {"value": value, "gradient": model.crop(gm) * dm_dv(vp)}
+    out: dict[str, Any] = {"value": value, "gradient": prop.adjoint(residual, snaps)}
     if illumination:
-        out["illumination"] = _illumination(model, snaps)
+        out["illumination"] = prop.illumination(snaps)
     return out
 
 

@@ -1,0 +1,121 @@
+"""ShotPropagator (the per-shot NumPy API) against the torch wave operators, a dot test, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from geolearn.errors import ConfigError, GeometryError, ModelError, ShapeError
+from geolearn.wave import BornOperator, Geometry, Model, ShotPropagator, WaveModeling, fwi_objective
+
+
+def problem(dtype=torch.float32):
+    """A 40 x 30 two-layer grid and two shots with 5 and 7 receivers."""
+    v = np.full((40, 30), 2000.0)
+    v[:, 15:] = 2500.0
+    model = Model(v, (10.0, 10.0), nbl=8, space_order=4, dtype=dtype)
+    src = np.array([[100.0, 20.0], [300.0, 20.0]])
+    recs = [np.stack([np.linspace(0, 390, n), np.full(n, 30.0)], 1) for n in (5, 7)]
+    geometry = Geometry(model, src, recs, tn=0.15, f0=15.0)
+    # A smooth velocity away from the reference, so that records and gradients are non-trivial.
+    velocity = v * 0.97 + np.linspace(0.0, 30.0, 30)[None, :]
+    return model, geometry, velocity
+
+
+def test_forward_and_born_equal_the_torch_operators():
+    model, geo, v = problem()
+    vt = torch.as_tensor(v, dtype=model.dtype)
+    dv = np.random.default_rng(0).standard_normal(model.shape).astype(np.float32)
+    d = WaveModeling(model, geo)(vt).numpy()
+    born = BornOperator(model, geo, vt)(torch.as_tensor(dv, dtype=model.dtype)).numpy()
+    for shot, n in enumerate(geo.n_receivers):
+        prop = ShotPropagator(model, geo, vt, shot)  # the float32-rounded velocity, like F's
+        records, snaps = prop.forward()
+        assert snaps is None
+        assert records.shape == (n, geo.nt) and records.dtype == np.float32
+        # Same solver calls on the same arrays: equal bit for bit.
+        np.testing.assert_array_equal(records, d[shot, :n])
+        np.testing.assert_array_equal(prop.born(dv), born[shot, :n])
+        assert np.abs(records).max() > 0 and np.abs(born[shot, :n]).max() > 0
+
+
+def test_adjoint_sums_to_the_fwi_gradient():
+    model, geo, v = problem()
+    rng = np.random.default_rng(1)
+    observed = rng.standard_normal(geo.record_shape).astype(np.float32)
+    observed[0, 5:] = 0.0  # shot 0 has 5 receivers: padded traces are zero
+    vt = torch.as_tensor(v, dtype=model.dtype)
+    value, gradient = fwi_objective(vt, geo, torch.as_tensor(observed))
+    total_value, total_gradient = 0.0, np.zeros(model.shape)
+    for shot, n in enumerate(geo.n_receivers):
+        prop = ShotPropagator(model, geo, vt, shot)
+        d, snaps = prop.forward(save=1)
+        residual = d - observed[shot, :n]
+        total_value += 0.5 * float(np.sum(residual.astype(np.float64) ** 2))
+        total_gradient += prop.adjoint(residual, snaps)
+    # fwi_objective sums shots in the padded grid before cropping and scaling, and returns
+    # float32: rounding differs.
+    assert total_value == pytest.approx(float(value), rel=1e-6)
+    g = gradient.numpy().astype(np.float64)
+    assert np.linalg.norm(total_gradient - g) / np.linalg.norm(g) < 1e-6
+
+
+def test_born_adjoint_dot_one_shot():
+    model, geo, v = problem(torch.float64)
+    prop = ShotPropagator(model, geo, v, 1)
+    rng = np.random.default_rng(2)
+    dv = rng.standard_normal(model.shape)
+    r = rng.standard_normal((prop.n_receivers, prop.nt))
+    _, snaps = prop.forward(save=1)
+    lhs = float(np.sum(prop.born(dv) * r))
+    rhs = float(np.sum(dv * prop.adjoint(r, snaps)))
+    assert abs(lhs - rhs) / max(abs(lhs), 1e-30) < 1e-6
+
+
+def test_illumination_peaks_at_the_source():
+    model, geo, v = problem()
+    prop = ShotPropagator(model, geo, v, 0)
+    _, snaps = prop.forward(save=1)
+    illum = prop.illumination(snaps)
+    assert illum.shape == model.shape and illum.dtype == np.float64
+    assert illum.min() >= 0.0
+    peak = np.array(np.unravel_index(np.argmax(illum), illum.shape)) * np.array(model.spacing)
+    assert np.linalg.norm(peak - geo.src_positions[0]) <= 15.0  # within about one cell
+
+
+def test_wavelet_override_scales_records():
+    model, geo, v = problem()
+    default = ShotPropagator(model, geo, v, 0).forward()[0]
+    doubled = ShotPropagator(model, geo, v, 0, wavelet=2.0 * geo.wavelets[0].numpy()).forward()[0]
+    np.testing.assert_allclose(doubled, 2.0 * default, rtol=1e-5, atol=1e-6 * np.abs(default).max())
+
+
+@pytest.mark.parametrize("shot", [2, -1])
+def test_shot_out_of_range(shot):
+    model, geo, v = problem()
+    with pytest.raises(GeometryError, match=rf"shot index {shot} .* shots 0\.\.1"):
+        ShotPropagator(model, geo, v, shot)
+
+
+def test_nan_velocity():
+    model, geo, v = problem()
+    v[3, 4] = np.nan
+    with pytest.raises(ModelError, match=r"nan.*index \(3, 4\)"):
+        ShotPropagator(model, geo, v, 0)
+
+
+def test_bad_shapes_and_missing_snapshots():
+    model, geo, v = problem()
+    with pytest.raises(ShapeError, match="wavelet has shape"):
+        ShotPropagator(model, geo, v, 0, wavelet=np.zeros(geo.nt + 1))
+    prop = ShotPropagator(model, geo, v, 0)
+    with pytest.raises(ShapeError, match="perturbation has shape"):
+        prop.born(np.zeros((40, 29)))
+    d, snaps = prop.forward(save=1)
+    with pytest.raises(ShapeError, match=r"residual has shape \(7, "):
+        prop.adjoint(np.zeros((7, geo.nt)), snaps)
+    with pytest.raises(ConfigError, match="snapshots"):
+        prop.adjoint(d, None)
+    with pytest.raises(ConfigError, match="save must be"):
+        prop.forward(save=0)
