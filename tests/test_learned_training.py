@@ -56,6 +56,26 @@ def test_short_training_beats_ista_at_equal_iterations():
     assert all(g <= 2 / L * (1 + 1e-6) for g in unrolled.steps.tolist())
 
 
+def test_custom_loss_sees_the_data_and_is_what_training_minimises():
+    seen = []
+
+    def data_residual(estimate, target, y):  # self-supervised: no use of the target
+        seen.append(y.shape)
+        return (PROB.A(estimate) - y).pow(2).mean()
+
+    net = UnrolledISTA(PROB.A, 3, lam=0.3, step_init=0.2 / L, step_bound=2.0, lipschitz=L)
+    y = VAL[0]
+    with torch.no_grad():
+        before = float(data_residual(net(y), None, y))
+    Trainer(net, lr=0.05, batch_size=32, progress=False, loss=data_residual).fit(TRAIN, n_steps=40)
+    with torch.no_grad():
+        after = float(data_residual(net(y), None, y))
+    assert seen[1] == (32, *PROB.A.range_shape)
+    assert after < 0.5 * before, (before, after)
+    with pytest.raises(ConfigError, match="loss must be callable"):
+        Trainer(net, loss="mse")
+
+
 def test_stagewise_training_runs_every_stage_and_improves():
     net = LISTA(PROB.A, 3, lam=0.3, lipschitz=L, coupled=True)
     tr = Trainer(net, lr=2e-3, batch_size=32, progress=False, seed=1, val_every=10)

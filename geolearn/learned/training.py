@@ -17,12 +17,19 @@ from tqdm.auto import tqdm
 
 from geolearn.errors import ConfigError, ConvergenceError, ShapeError
 
-__all__ = ["Trainer", "TrainingHistory", "nmse_db"]
+__all__ = ["Loss", "Trainer", "TrainingHistory", "mse_loss", "nmse_db"]
 
 log = logging.getLogger("geolearn.learned.training")
 
 Pairs = tuple[torch.Tensor, torch.Tensor]
 Sampler = Callable[[int, torch.Generator], Pairs]
+#: ``loss(estimate, target, y) -> scalar``: the data ``y`` is passed so a loss can measure data fit.
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def mse_loss(estimate: torch.Tensor, target: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The default training loss: mean squared error of the estimate (``y`` unused)."""
+    return torch.nn.functional.mse_loss(estimate, target)
 
 
 def nmse_db(estimate: torch.Tensor, target: torch.Tensor) -> float:
@@ -51,7 +58,7 @@ class TrainingHistory:
 
 
 class Trainer:
-    """Train a model mapping data ``y`` to estimates of ``x*`` with Adam and MSE loss.
+    """Train a model mapping data ``y`` to estimates of ``x*`` with Adam (MSE loss by default).
 
     Parameters
     ----------
@@ -76,6 +83,9 @@ class Trainer:
         Show a tqdm progress bar (set False to silence).
     seed : int
         Seed of mini-batch selection / sampling.
+    loss : callable, optional
+        ``loss(estimate, target, y) -> scalar`` (see :data:`Loss`); default :func:`mse_loss`.
+        Validation always reports the NMSE of the estimate.
     """
 
     def __init__(
@@ -91,6 +101,7 @@ class Trainer:
         checkpoint_every: int = 500,
         progress: bool = True,
         seed: int = 0,
+        loss: Loss = mse_loss,
     ) -> None:
         if schedule not in (None, "cosine", "step"):
             raise ConfigError(f"schedule must be None, 'cosine' or 'step', got {schedule!r}")
@@ -101,7 +112,10 @@ class Trainer:
             )
         if clip_norm is not None and not clip_norm > 0:
             raise ConfigError(f"clip_norm must be positive or None, got {clip_norm}")
+        if not callable(loss):
+            raise ConfigError(f"loss must be callable (estimate, target, y) -> scalar, got {loss!r}")
         self.model, self.lr, self.schedule, self.clip_norm = model, float(lr), schedule, clip_norm
+        self.loss = loss
         self.batch_size, self.val_every = int(batch_size), int(val_every)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every, self.progress = int(checkpoint_every), bool(progress)
@@ -170,7 +184,7 @@ class Trainer:
         for i in bar:
             y, x = sample(self.batch_size, self.generator)
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(self.predict(y, n_layers), x)
+            loss = self.loss(self.predict(y, n_layers), x, y)
             if not torch.isfinite(loss):
                 raise ConvergenceError(
                     f"training loss became {float(loss.detach())} at step {self.step_count}"

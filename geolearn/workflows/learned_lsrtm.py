@@ -11,7 +11,8 @@ network stands in for the physics: the networks only correct images.
   image-domain (or transform-domain) thresholds, plus an optional :class:`ImageCorrection` CNN
   per layer.
 - :func:`train_learned_lsrtm`: supervised training on pairs ``(J δv, δv)`` from
-  :mod:`geolearn.workflows.model_generator`.
+  :mod:`geolearn.workflows.model_generator`, on the image error and optionally the data misfit
+  ``‖J x̂ − y‖`` (:func:`lsrtm_loss`), so that images also explain the data.
 - :func:`cg_lsrtm`, :func:`pnp_fista_lsrtm`, :func:`deq_lsrtm`: the classical baseline, plug-and-play
   FISTA with a trained denoiser, and the deep-equilibrium variant.
 
@@ -29,6 +30,7 @@ from torch import nn
 
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned import DEQ, DnCNN, PnPISTA, Trainer, TrainingHistory, UnrolledISTA, train_denoiser
+from geolearn.learned.training import Loss
 from geolearn.operators import LinearOperator, operator_norm
 from geolearn.solvers import tikhonov_cg
 
@@ -40,6 +42,7 @@ __all__ = [
     "cg_lsrtm",
     "deq_lsrtm",
     "learned_lsrtm",
+    "lsrtm_loss",
     "lsrtm_pairs",
     "pnp_fista_lsrtm",
     "steepest_descent_step",
@@ -271,18 +274,56 @@ def lsrtm_pairs(J: LinearOperator, perturbations: torch.Tensor) -> tuple[torch.T
     return y, x
 
 
+def lsrtm_loss(J: LinearOperator | None = None, data_weight: float = 0.0) -> Loss:
+    """Training loss ``‖x̂ − x‖² / ‖x‖² + w · ‖J x̂ − y‖² / ‖y‖²`` (sums over the mini-batch).
+
+    The image term alone makes images that score well against the true perturbation but may fit
+    the data worse than the zero image; the data term (``w > 0``) ties them to the records. It
+    costs one more ``J`` per sample in the forward pass and one ``Jᵀ`` in the backward pass.
+
+    Parameters
+    ----------
+    J : LinearOperator, optional
+        Born operator mapping images ``(B, nx, nz)`` to records; needed when ``data_weight > 0``.
+    data_weight : float
+        ``w ≥ 0``.
+
+    Returns
+    -------
+    callable
+        ``loss(estimate, target, y) -> scalar`` for :class:`~geolearn.learned.Trainer`.
+    """
+    if not data_weight >= 0:
+        raise ConfigError(f"data_weight must be >= 0, got {data_weight}")
+    if data_weight > 0 and J is None:
+        raise ConfigError("data_weight > 0 needs the Born operator J to measure the data misfit")
+
+    def loss(estimate: torch.Tensor, target: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = (estimate - target).pow(2).sum() / target.pow(2).sum().clamp_min(
+            torch.finfo(target.dtype).tiny
+        )
+        if data_weight > 0:
+            r = J(estimate) - y
+            value = value + data_weight * r.pow(2).sum() / y.pow(2).sum().clamp_min(torch.finfo(y.dtype).tiny)
+        return value
+
+    return loss
+
+
 def train_learned_lsrtm(
     net: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     *,
+    J: LinearOperator | None = None,
+    data_weight: float = 0.0,
     n_steps: int = 50,
     lr: float = 1e-2,
     batch_size: int = 4,
     seed: int = 0,
     progress: bool = True,
 ) -> TrainingHistory:
-    """Adam on the image MSE, back-propagating through every J and Jᵀ of the network.
+    """Adam on :func:`lsrtm_loss`, back-propagating through every J and Jᵀ of the network.
 
     Parameters
     ----------
@@ -290,11 +331,21 @@ def train_learned_lsrtm(
         From :func:`learned_lsrtm` (or any ``net(y) -> x``).
     train, val : (y, x) pairs
         Records ``(N, n_shots, n_rec, nt)`` and perturbations ``(N, nx, nz)``.
+    J : LinearOperator, optional
+        The Born operator, for the data term.
+    data_weight : float
+        Weight ``w`` of the relative data misfit in the loss (0: image error only).
     n_steps, lr, batch_size, seed, progress
         Optimiser settings; ``progress=False`` silences the tqdm bar.
     """
     trainer = Trainer(
-        net, lr=lr, batch_size=batch_size, seed=seed, progress=progress, val_every=max(1, n_steps)
+        net,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        progress=progress,
+        val_every=max(1, n_steps),
+        loss=lsrtm_loss(J, data_weight),
     )
     return trainer.fit(train, val, n_steps=n_steps)
 
