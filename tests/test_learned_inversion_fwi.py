@@ -55,8 +55,8 @@ class _LayerLoss(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, v, g, v_true, obs):
-        return fwi_training_loss(self.net, 0, v, g, v_true, obs, data_weight=10.0)
+    def forward(self, v, g, misfit, v_true, obs):
+        return fwi_training_loss(self.net, 0, v, g, misfit, v_true, obs, data_weight=10.0)
 
 
 def test_taylor_training_loss_through_F():
@@ -66,13 +66,17 @@ def test_taylor_training_loss_through_F():
                      v_scale=(2200.0, 200.0), seed=2)  # fmt: skip
     with torch.no_grad():
         net.nets[0][-1].weight.normal_(0.0, 0.2, generator=torch.Generator().manual_seed(1))
-    g = net.gradients(v0, obs)
+    with torch.no_grad():
+        net.step_slope.fill_(0.3)  # the misfit-dependent step is among the parameters tested
+    g, misfit = net.gradients(v0, obs)
     theta0, unflatten = flat_parameters(net)
 
     def loss(theta):
         params = unflatten(theta)
         # The data term ½‖F(v₁) − d‖² back-propagates through F by the adjoint-state method.
-        return functional_call(wrapper, {f"net.{k}": v for k, v in params.items()}, (v0, g, v_true, obs))
+        return functional_call(
+            wrapper, {f"net.{k}": v for k, v in params.items()}, (v0, g, misfit, v_true, obs)
+        )
 
     wrapper = _LayerLoss(net)
     gen = torch.Generator().manual_seed(3)

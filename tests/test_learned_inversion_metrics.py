@@ -22,11 +22,14 @@ from geolearn.workflows.metrics import (
 )
 from geolearn.workflows.model_generator import (
     MODEL_KINDS,
+    WATER_VELOCITY,
     linear_background,
     random_model,
     random_models,
     reflectivity,
+    smooth_velocity,
     stack_models,
+    starting_models,
 )
 
 SHAPE, SPACING = (40, 30), (10.0, 10.0)
@@ -62,6 +65,51 @@ def test_generator_seeded_and_kinds_differ():
     # A faulted model is not laterally invariant up to dip: columns left/right of the fault differ.
     t = stack_models(a, "perturbation", torch.float64)
     assert t.shape == (4, *SHAPE) and t.dtype == torch.float64
+
+
+def test_water_layer_is_known_and_unperturbed():
+    m = random_model(SHAPE, SPACING, kind="lens", seed=2, water_depth_m=25.0)  # rows at 0, 10, 20 m
+    assert np.all(m.velocity[:, :3] == WATER_VELOCITY) and np.all(m.background[:, :3] == WATER_VELOCITY)
+    assert np.all(m.perturbation[:, :3] == 0)
+    np.testing.assert_allclose(m.background[:, 3], 2000.0 + 0.5 * 30.0)  # rock below keeps its background
+    np.testing.assert_allclose(m.velocity, m.background + m.perturbation, rtol=0, atol=1e-9)
+    with pytest.raises(ModelError, match=r"water_depth_m must lie in \[0, 290\) m"):
+        random_model(SHAPE, SPACING, water_depth_m=300.0)
+
+
+def test_parameter_ranges_are_drawn_per_model_and_seeded():
+    ranges = {"v_top": (1500.0, 2200.0), "gradient": (0.0, 6.0), "water_depth_m": (0.0, 40.0)}
+    a = random_models(12, SHAPE, SPACING, seed=4, **ranges)
+    b = random_models(12, SHAPE, SPACING, seed=4, **ranges)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.velocity, y.velocity)
+    slopes = np.array([(m.background[0, -1] - m.background[0, -2]) / 10.0 for m in a])  # 1/s
+    rock_tops = np.array([m.background[0, -1] for m in a]) - 290.0 * slopes  # v_top, m/s
+    assert np.all((rock_tops >= 1500.0 - 1e-6) & (rock_tops <= 2200.0 + 1e-6)) and np.ptp(rock_tops) > 100.0
+    assert np.all((slopes >= 0) & (slopes <= 6.0)) and np.ptp(slopes) > 1.0
+    assert len({int((m.background[0] == WATER_VELOCITY).sum()) for m in a}) > 1  # varied water depths
+    # Scalars still give every model the same background (one Born operator for a training set).
+    same = random_models(3, SHAPE, SPACING, seed=4, v_top=1800.0)
+    assert all(np.array_equal(m.background, same[0].background) for m in same)
+    with pytest.raises(ConfigError, match="gradient must be a number or a"):
+        random_models(2, SHAPE, SPACING, gradient=(3.0, 1.0))
+
+
+def test_starting_models_mix_backgrounds_and_smoothed_truths():
+    models = random_models(20, SHAPE, SPACING, seed=1)
+    starts = starting_models(models, smoothed_fraction=0.5, sigma_m=(30.0, 30.0), seed=0, dtype=torch.float64)
+    assert starts.shape == (20, *SHAPE) and starts.dtype == torch.float64
+    background = [torch.equal(s, torch.as_tensor(m.background)) for s, m in zip(starts, models)]
+    smoothed = [
+        torch.allclose(s, torch.as_tensor(smooth_velocity(m.velocity, 30.0, SPACING))) for s, m in zip(starts, models)
+    ]
+    assert all(a != b for a, b in zip(background, smoothed))  # each start is exactly one of the two
+    assert 0 < sum(smoothed) < 20
+    assert torch.equal(starting_models(models, seed=0), starting_models(models, seed=0))
+    assert all(torch.equal(s, torch.as_tensor(m.background, dtype=torch.float32))
+               for s, m in zip(starting_models(models, smoothed_fraction=0.0), models))  # fmt: skip
+    with pytest.raises(ConfigError, match="smoothed_fraction"):
+        starting_models(models, smoothed_fraction=1.5)
 
 
 def test_generator_errors():

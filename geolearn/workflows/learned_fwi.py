@@ -5,20 +5,22 @@ operators (:func:`~geolearn.wave.fwi_objective`: one forward and one adjoint sol
 normalises it by its RMS, ``ĝ_k = g_k / rms(g_k)`` (so that the few large values near
 the sources do not set the scale), and a small network proposes the update
 
-    v_{k+1} = v_k − α_k · tanh( p_k(z) ⊙ ĝ_k + N_k([v̂_k, ĝ_k]) ),
+    v_{k+1} = v_k − α_k(μ_k) · tanh( p_k(z) ⊙ ĝ_k + N_k([v̂_k, ĝ_k]) ),
 
-with a learned
-step ``α_k ∈ (0, max_update]`` (m/s), a learned depth preconditioner
-``p_k(z) > 0`` (one value per depth row; starts at 1) and a CNN ``N_k`` on the normalised model
-and gradient (last layer starts at zero). ``|v_{k+1} − v_k| ≤ α_k`` pointwise, so velocities
-stay within ``K·max_update`` of the start.
+with a learned step ``α_k(μ) = max_update · sigmoid(a_k + b_k log μ) ∈ (0, max_update]`` (m/s)
+that depends on the relative data misfit ``μ_k = ‖F(v_k) − d‖ / ‖d‖`` (free: the gradient
+computes ``F(v_k)``), a learned depth preconditioner ``p_k(z) > 0`` (one value per depth row;
+starts at 1) and a CNN ``N_k`` on the normalised model and gradient (last layer starts at zero).
+The misfit is the one thing the normalised gradient hides: how far the model is from
+explaining the data, so a start near the truth gets small steps. ``|v_{k+1} − v_k| ≤ α_k``
+pointwise, so velocities stay within ``K·max_update`` of the start.
 
 Memory plan (measured in ``docs/learned_inversion.md``)
 -------------------------------------------------------
 - Gradients enter the networks as *inputs* (detached): geolearn has no second-order adjoint,
   so ``∂g_k/∂v_k`` is not propagated. Training is therefore greedy, layer by layer
-  (Hauptmann et al. 2018): for layer ``k`` the pairs ``(v_k, g_k)`` of all training models are
-  computed once (``N`` gradients) and stored (two model-size arrays per model), the layer is
+  (Hauptmann et al. 2018): for layer ``k`` the triples ``(v_k, g_k, μ_k)`` of all training models are
+  computed once (``N`` gradients) and stored (two model-size arrays and a number per model), the layer is
   trained on them with no wave-equation solve, then ``v_{k+1}`` is computed once.
 - Inside a gradient call the forward wavefield of one shot is held (``memory="full"``:
   ``nt`` snapshots; ``"checkpoint"``: ``√nt`` wavefields, forward recomputed) and freed before
@@ -128,26 +130,33 @@ class LearnedFWI(nn.Module):
         self.raw_step = nn.Parameter(
             bounded_inverse(torch.full((n_layers,), float(step_init)), 1.0).to(dtype)
         )
+        self.step_slope = nn.Parameter(torch.zeros(n_layers, dtype=dtype))
         self.log_precond = nn.Parameter(torch.zeros(n_layers, nz, dtype=dtype))
         self.nets = nn.ModuleList(_cnn(features, depth, activation, seed + k, dtype) for k in range(n_layers))
         self.register_buffer("v_scale", torch.tensor([float(v) for v in v_scale], dtype=dtype))
 
-    @property
-    def steps(self) -> torch.Tensor:
-        """``α_k`` in m/s, shape ``(K,)``."""
-        return bounded(self.raw_step, self.max_update)
+    def steps(self, misfit: torch.Tensor) -> torch.Tensor:
+        """``α_k(μ)`` in m/s, shape ``(B, K)``, for relative misfits ``μ`` of shape ``(B,)``."""
+        log_mu = torch.log(misfit.to(self.raw_step.dtype).clamp_min(torch.finfo(self.raw_step.dtype).tiny))
+        return bounded(self.raw_step[None, :] + self.step_slope[None, :] * log_mu[:, None], self.max_update)
 
-    def gradients(self, v: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-        """Adjoint-state FWI gradients ``(B, nx, nz)`` (detached) at ``v`` for records ``(B, *record_shape)``."""
-        out = []
+    def gradients(self, v: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Adjoint-state FWI gradients and relative misfits at ``v`` for records ``(B, *record_shape)``.
+
+        Returns ``g`` ``(B, nx, nz)`` (detached) and ``μ = ‖F(v) − d‖ / ‖d‖`` ``(B,)``.
+        """
+        grads, misfits = [], []
         for b in range(v.shape[0]):
-            _, g = fwi_objective(v[b].detach(), self.geometry, observed[b].detach(), memory=self.memory)
+            d = observed[b].detach()
+            f, g = fwi_objective(v[b].detach(), self.geometry, d, memory=self.memory)
             self.counter.add_gradient(1, self.geometry.n_shots)
-            out.append(g)
-        return torch.stack(out)
+            grads.append(g)
+            misfits.append(torch.sqrt(2 * f.detach().double()) / d.double().norm())
+        return torch.stack(grads), torch.stack(misfits).to(v.dtype)
 
-    def layer(self, k: int, v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """Layer ``k``: model ``v`` and its gradient ``g`` (both ``(B, nx, nz)``) to the next model."""
+    def layer(self, k: int, v: torch.Tensor, g: torch.Tensor, misfit: torch.Tensor) -> torch.Tensor:
+        """Layer ``k``: model ``v``, its gradient ``g`` (both ``(B, nx, nz)``) and relative misfit
+        ``(B,)`` (from :meth:`gradients`) to the next model."""
         if not 0 <= k < self.n_layers:
             raise ConfigError(f"layer index {k} out of range 0..{self.n_layers - 1}")
         grms = g.detach().flatten(1).pow(2).mean(1).sqrt().clamp_min(torch.finfo(g.dtype).tiny)
@@ -155,7 +164,7 @@ class LearnedFWI(nn.Module):
         vn = (v - self.v_scale[0]) / self.v_scale[1]
         direction = torch.exp(self.log_precond[k])[None, None, :] * gn
         direction = direction + self.nets[k](torch.stack([vn, gn], 1))[:, 0]
-        return v - self.steps[k] * torch.tanh(direction)
+        return v - self.steps(misfit)[:, k, None, None] * torch.tanh(direction)
 
     def forward(
         self, v0: torch.Tensor, observed: torch.Tensor, *, n_layers: int | None = None
@@ -173,7 +182,7 @@ class LearnedFWI(nn.Module):
             )
         v = v0
         for k in range(self.n_layers if n_layers is None else n_layers):
-            v = self.layer(k, v, self.gradients(v, observed))
+            v = self.layer(k, v, *self.gradients(v, observed))
         return v
 
 
@@ -182,16 +191,17 @@ def fwi_training_loss(
     k: int,
     v: torch.Tensor,
     g: torch.Tensor,
+    misfit: torch.Tensor,
     v_true: torch.Tensor,
     observed: torch.Tensor | None = None,
     data_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Loss of layer ``k`` on cached ``(v_k, g_k)``: model MSE / std² plus an optional data term.
+    """Loss of layer ``k`` on cached ``(v_k, g_k, μ_k)``: model MSE / std² plus an optional data term.
 
     ``loss = mean((v_{k+1} − v*)²)/σ² + w · Σ_b ½‖F(v_{k+1}) − d_b‖² / ‖d_b‖²`` with ``σ`` the
     model normalisation; the data term back-propagates through ``F`` (adjoint state).
     """
-    v_next = net.layer(k, v, g)
+    v_next = net.layer(k, v, g, misfit)
     loss = (v_next - v_true).pow(2).mean() / net.v_scale[1] ** 2
     if data_weight > 0:
         if observed is None:
@@ -237,17 +247,17 @@ def train_learned_fwi(
     start = net.counter.gradient
     v = v_init.to(net.model.dtype)
     for k in range(net.n_layers):
-        g = net.gradients(v, observed)
-        params = [net.raw_step, net.log_precond, *net.nets[k].parameters()]
+        g, misfit = net.gradients(v, observed)
+        params = [net.raw_step, net.step_slope, net.log_precond, *net.nets[k].parameters()]
         opt = torch.optim.Adam(params, lr=lr)
         losses = []
         for _ in tqdm(range(steps_per_layer), desc=f"layer {k}", disable=not progress, leave=False):
             idx = torch.randint(v.shape[0], (min(batch_size, v.shape[0]),), generator=gen)
             opt.zero_grad(set_to_none=True)
-            loss = fwi_training_loss(net, k, v[idx], g[idx], v_true[idx])
+            loss = fwi_training_loss(net, k, v[idx], g[idx], misfit[idx], v_true[idx])
             loss.backward()
             # Only row k of the per-layer parameters belongs to this stage.
-            for p in (net.raw_step, net.log_precond):
+            for p in (net.raw_step, net.step_slope, net.log_precond):
                 mask = torch.zeros_like(p.grad)
                 mask[k] = 1
                 p.grad.mul_(mask)
@@ -255,7 +265,7 @@ def train_learned_fwi(
             losses.append(float(loss.detach()))
         history["loss"].append(losses)
         with torch.no_grad():
-            v = net.layer(k, v, g)
+            v = net.layer(k, v, g, misfit)
         logger.info("learned FWI layer %d: loss %.4g -> %.4g", k, losses[0], losses[-1])
     history["gradients"] = net.counter.gradient - start
     return history

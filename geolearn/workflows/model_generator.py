@@ -25,6 +25,7 @@ from geolearn.errors import ConfigError, ModelError
 
 __all__ = [
     "MODEL_KINDS",
+    "WATER_VELOCITY",
     "SyntheticModel",
     "linear_background",
     "random_model",
@@ -32,11 +33,14 @@ __all__ = [
     "reflectivity",
     "smooth_velocity",
     "stack_models",
+    "starting_models",
 ]
 
 logger = logging.getLogger("geolearn.workflows.model_generator")
 
 MODEL_KINDS = ("layered", "faulted", "lens")
+#: Velocity of the water layer, m/s.
+WATER_VELOCITY = 1500.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,7 @@ def random_model(
     gradient: float = 0.5,
     contrast: float = 300.0,
     max_dip: float = 0.15,
+    water_depth_m: float = 0.0,
     detail_sigma_m: float | None = None,
 ) -> SyntheticModel:
     """Draw one random model (see the module docstring).
@@ -200,6 +205,9 @@ def random_model(
         Largest ``|δv|`` in m/s; must stay below the smallest background velocity.
     max_dip : float
         Largest interface dip in grid points of depth per grid point of x.
+    water_depth_m : float
+        Rows shallower than this depth (m) are water at :data:`WATER_VELOCITY`, in the velocity and
+        the background alike (a known water layer, as in marine surveys); 0 for none.
     detail_sigma_m : float, optional
         Smoothing length of the detail field in metres (default twice the largest spacing).
 
@@ -215,12 +223,19 @@ def random_model(
         raise ModelError(
             f"contrast must lie in (0, {v0.min():g}) m/s (below the slowest background velocity), got {contrast}"
         )
+    water_rows = int(np.ceil(water_depth_m / spacing_t[1] - 1e-9)) if water_depth_m > 0 else 0
+    if not 0 <= water_rows < nz:
+        raise ModelError(
+            f"water_depth_m must lie in [0, {(nz - 1) * spacing_t[1]:g}) m (leave rock below), got {water_depth_m}"
+        )
     rng = np.random.default_rng(seed)
     dv = _layers(rng, nx, nz, contrast, max_dip)
     if kind == "faulted":
         dv = _fault(rng, dv)
     elif kind == "lens":
         dv = _lens(rng, dv, contrast)
+    v0[:, :water_rows] = WATER_VELOCITY
+    dv[:, :water_rows] = 0.0
     v = v0 + dv
     sigma = 2.0 * max(spacing_t) if detail_sigma_m is None else detail_sigma_m
     detail = v - smooth_velocity(v, sigma, spacing_t)
@@ -234,22 +249,58 @@ def random_models(
     *,
     kinds: Sequence[str] = MODEL_KINDS,
     seed: int = 0,
-    **kwargs: float,
+    **kwargs: float | tuple[float, float],
 ) -> list[SyntheticModel]:
     """``n`` models cycling through ``kinds``; model ``i`` uses seed ``(seed, i)`` (reproducible).
 
-    Extra keyword arguments go to :func:`random_model`.
+    Extra keyword arguments go to :func:`random_model`. A ``(low, high)`` pair instead of a
+    number is drawn uniformly per model (from the model's own seed), e.g.
+    ``v_top=(1500, 2500), gradient=(0, 4), water_depth_m=(0, 60)`` for varied backgrounds; the
+    models then no longer share one background.
     """
     if n < 1:
         raise ConfigError(f"n must be a positive number of models, got {n}")
     kinds = tuple(kinds)
     if not kinds or any(k not in MODEL_KINDS for k in kinds):
         raise ConfigError(f"kinds must be a non-empty subset of {MODEL_KINDS}, got {kinds}")
-    seeds = np.random.SeedSequence(seed).spawn(n)
-    return [
-        random_model(shape, spacing, kind=kinds[i % len(kinds)], seed=int(s.generate_state(1)[0]), **kwargs)
-        for i, s in enumerate(seeds)
-    ]
+    for name, value in kwargs.items():
+        if isinstance(value, tuple) and (len(value) != 2 or not value[0] <= value[1]):
+            raise ConfigError(f"{name} must be a number or a (low, high) pair with low <= high, got {value}")
+    out = []
+    for i, s in enumerate(np.random.SeedSequence(seed).spawn(n)):
+        model_seed, draw_seed = (int(v) for v in s.generate_state(2))
+        draws = np.random.default_rng(draw_seed)
+        args = {k: float(draws.uniform(*v)) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+        out.append(random_model(shape, spacing, kind=kinds[i % len(kinds)], seed=model_seed, **args))
+    return out
+
+
+def starting_models(
+    models: Sequence[SyntheticModel],
+    *,
+    smoothed_fraction: float = 0.5,
+    sigma_m: tuple[float, float] = (20.0, 60.0),
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """FWI starting models ``(N, nx, nz)`` (m/s, ``dtype``): backgrounds or smoothed true models.
+
+    Model ``i`` starts from the true velocity smoothed over a length drawn uniformly from
+    ``sigma_m`` (m) with probability ``smoothed_fraction``, else from its background. Mixing both
+    teaches a learned FWI both far and near starts (a start like :func:`smooth_velocity` of a
+    field model is never a linear background).
+    """
+    if not 0.0 <= smoothed_fraction <= 1.0:
+        raise ConfigError(f"smoothed_fraction must lie in [0, 1], got {smoothed_fraction}")
+    if len(sigma_m) != 2 or not 0.0 <= sigma_m[0] <= sigma_m[1]:
+        raise ConfigError(f"sigma_m must be (low, high) metres with 0 <= low <= high, got {sigma_m}")
+    rng = np.random.default_rng(seed)
+    starts = []
+    for m in models:
+        smoothed = rng.uniform() < smoothed_fraction
+        sigma = rng.uniform(*sigma_m)
+        starts.append(smooth_velocity(m.velocity, sigma, m.spacing) if smoothed else m.background)
+    return torch.as_tensor(np.stack(starts), dtype=dtype)
 
 
 def stack_models(
