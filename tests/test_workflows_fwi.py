@@ -5,6 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _workflow_helpers import (
+    PROPAGATION,
+    SPACING,
+    layered,
+    marmousi_crop,
+    single_thread_kernels,
+    smooth,
+)
 from scipy.optimize import minimize
 
 from geolearn.errors import ConfigError, StabilityError
@@ -23,14 +31,6 @@ from geolearn.workflows import (
 )
 from geolearn.workflows.misfits import misfit_and_residual
 from geolearn.workflows.shots import executor, misfit_shot
-from tests._workflow_helpers import (
-    PROPAGATION,
-    SPACING,
-    layered,
-    marmousi_crop,
-    single_thread_kernels,
-    smooth,
-)
 
 __all__ = ["single_thread_kernels"]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 from geolearn.errors import GeometryError, ModelError, StabilityError
 from geolearn.io import read_survey, read_volume
 from geolearn.wave import Model
 from geolearn.workflows import choose_dt, model_survey, problem_from_survey, rtm
 from geolearn.workflows.rtm_imaging import laplacian_filter
-from tests._workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 __all__ = ["single_thread_kernels"]
 

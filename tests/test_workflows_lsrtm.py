@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 from geolearn.errors import ConfigError
 from geolearn.operators import dot_test
@@ -13,7 +14,6 @@ from geolearn.wave import BornOperator
 from geolearn.workflows import ShotProblem, lsrtm, model_survey, rtm
 from geolearn.workflows.lsrtm_imaging import BornShots
 from geolearn.workflows.transforms import DCT2
-from tests._workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 __all__ = ["single_thread_kernels"]
 

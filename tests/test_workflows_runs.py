@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 from geolearn.io import read_model, read_survey, read_volume
 from geolearn.workflows import ShotProblem, fwi_gradient, resume, run_from_config
 from geolearn.workflows.shots import executor
 from geolearn.workflows.survey_modeling import model_records
-from tests._workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 __all__ = ["single_thread_kernels"]
 
@@ -25,7 +25,7 @@ SCRIPT = """
 import json, os, signal, sys
 import numpy as np
 sys.path.insert(0, {repo!r})
-from tests._workflow_helpers import PROPAGATION, SPACING, layered, smooth
+from _workflow_helpers import PROPAGATION, SPACING, layered, smooth
 from geolearn.workflows import fwi, model_survey, resume
 
 mode, run_dir, out, optimizer = sys.argv[1:5]
