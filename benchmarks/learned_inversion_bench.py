@@ -6,9 +6,11 @@ PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per 
 ``CountingOperator``), on held-back generator models and on Marmousi crops block-averaged to the same
 grid (never seen in training; target = the crop's detail, i.e. velocity minus its Gaussian smoothing,
 placed on the training grid), with FISTA-LSRTM (``½‖Jx − y‖² + λ‖x‖₁``, step ``1/L``) at the same
-counts and the relative data misfit ``‖J x − y‖ / ‖y‖`` of every image.
+counts and the relative data misfit ``‖J x − y‖ / ‖y‖`` of every image. Learned LSRTM is trained on
+``‖x̂ − x‖²/‖x‖² + 0.3 ‖J x̂ − y‖²/‖y‖²`` (``lsrtm_loss``), so its images also explain the data.
 
-Part (a'): learned FWI (``workflows.learned_fwi``, 3 layers, greedy-trained on generator models)
+Part (a'): learned FWI (``workflows.learned_fwi``, 3 layers, greedy-trained on generator models with
+varied backgrounds and water layers, from mixed starts: background or smoothed truth, see FWI_MODELS)
 vs normalised gradient descent (``gd_fwi``) and projected L-BFGS FWI at equal numbers of
 adjoint-state gradients, on held-back generator models and Marmousi crops: model PSNR / SSIM,
 ``‖F(v) − d‖ / ‖d‖``, and the honest cost (gradients, line-search forward modellings, and total
@@ -23,7 +25,8 @@ map with K ∈ {2, 4, 8} layers/iterations, three ways: unrolled backprop, unrol
 Grid 40 × 24 at 10 m, 2 shots, 20 receivers, nt ≈ 109, space order 4, float32, one torch thread.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/learned_inversion_bench.py [--quick] [--data-dir DIR] [--out PATH]
-Prints tables and writes JSON (default benchmarks/results/learned_inversion_bench.json).
+Prints tables and writes JSON (default benchmarks/results/learned_inversion_bench.json) and the figure next to
+it (.png); ``--from-json PATH`` only redraws the figure of a saved run.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from torch.utils.checkpoint import checkpoint
 
 from geolearn.learned import DnCNN, PnPISTA
 from geolearn.solvers import soft_threshold
+from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
 from geolearn.workflows import ProjectedLBFGS, marmousi_crop
 from geolearn.workflows.learned_fwi import LearnedFWI, gd_fwi, train_learned_fwi
@@ -67,12 +71,22 @@ from geolearn.workflows.model_generator import (
     random_models,
     smooth_velocity,
     stack_models,
+    starting_models,
 )
 
 SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0
 FWI_VMAX = 4500.0  # Marmousi crops reach 3550 m/s; learned FWI moves a start by up to 600 m/s
-MARMOUSI_X0 = (3000.0, 5400.0, 7800.0, 10200.0)  # left edges of the Marmousi crops, m
+MARMOUSI_X0 = (3000.0, 5400.0, 7800.0, 9600.0)  # left edges of the Marmousi crops, m
+LSRTM_DATA_WEIGHT = 0.3  # weight of ‖Jx̂ − y‖²/‖y‖² in the learned-LSRTM loss (0: image error only)
+# Learned-FWI training and held-back models: per-model backgrounds from 1500 to ~4100 m/s, water
+# layers up to 40 m, and starts that are either the background or the smoothed truth.
+FWI_MODELS = {
+    "v_top": (1500.0, 2200.0),
+    "gradient": (0.0, 6.0),
+    "contrast": (150.0, 450.0),
+    "water_depth_m": (0.0, 40.0),
+}
 
 
 def born_problem(counter: CostCounter) -> CountingOperator:
@@ -144,7 +158,16 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
         net = learned_lsrtm(J, K, step=step, scale=scale)
         t0 = time.perf_counter()
         counter.reset()
-        train_learned_lsrtm(net, train, n_steps=n_steps, lr=1e-2, batch_size=4, progress=False)
+        train_learned_lsrtm(
+            net,
+            train,
+            J=J,
+            data_weight=LSRTM_DATA_WEIGHT,
+            n_steps=n_steps,
+            lr=1e-2,
+            batch_size=4,
+            progress=False,
+        )
         train_s, train_apps = time.perf_counter() - t0, counter.applications
         for name, (y, x) in sets.items():
             counter.reset()
@@ -211,7 +234,7 @@ def lbfgs_fwi(
 
 def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
     """Learned FWI (greedy-trained on generator models) vs GD and L-BFGS FWI per gradient count."""
-    n_train, n_test, n_marm, K, steps = (48, 8, 3, 3, 150) if args.quick else (96, 8, 3, 3, 300)
+    n_train, n_test, n_marm, K, steps = (48, 16, 3, 3, 150) if args.quick else (96, 16, 3, 3, 300)
     model, geometry = fwi_problem()
     F = WaveModeling(model, geometry)
 
@@ -219,15 +242,15 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
         with torch.no_grad():
             return torch.stack([F(m) for m in v])
 
-    models = random_models(n_train + n_test, SHAPE, SPACING, seed=11)
+    models = random_models(n_train + n_test, SHAPE, SPACING, seed=11, **FWI_MODELS)
     v_true = stack_models(models, "velocity")
-    v_start = stack_models(models, "background")
+    v_start = starting_models(models, seed=3)
     obs = records(v_true)
     marm = [
         marmousi_crop(x0, SHAPE[0], SHAPE[1], 8, data_dir=args.data_dir)[0] for x0 in MARMOUSI_X0[:n_marm]
     ]
     vm_true = torch.as_tensor(np.stack(marm), dtype=torch.float32)
-    # Start: the crop smoothed over 40 m (the generator's starts are its linear backgrounds instead).
+    # Start: the crop smoothed over 40 m.
     vm_start = torch.as_tensor(
         np.stack([smooth_velocity(v, 40.0, SPACING) for v in marm]), dtype=torch.float32
     )
@@ -350,6 +373,59 @@ def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Na
     return rows
 
 
+SET_TITLES = {"generator": "held-back generator models", "marmousi": "Marmousi crops (unseen)"}
+
+
+def _curves(rows: list[dict], x_key: str, y_key: str, label) -> tuple[dict, dict]:
+    """Group rows into curves ``{label: ys}`` and ``{label: xs}`` sorted by ``x_key``."""
+    ys: dict[str, list[float]] = {}
+    xs: dict[str, list[float]] = {}
+    for r in sorted(rows, key=lambda r: r[x_key]):
+        name = label(r)
+        ys.setdefault(name, []).append(r[y_key])
+        xs.setdefault(name, []).append(r[x_key])
+    return ys, xs
+
+
+def plot_results(result: dict):
+    """Quality vs cost (LSRTM, FWI) and training memory vs depth, 2 × 3 panels."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
+    lsrtm = result["quality_vs_cost"]
+    family = lambda r: r["method"].split(" ")[0]  # noqa: E731  "CG (2 it)" -> "CG"
+    for ax, name in zip(axes[0, :2], ("generator", "marmousi")):
+        ys, xs = _curves([r for r in lsrtm if r["set"] == name], "cost", "psnr_db", family)
+        plot_convergence(ys, x=xs, logy=False, xlabel="J/Jᵀ applications per model", ylabel="PSNR (dB)",
+                         title=f"LSRTM, {SET_TITLES[name]}", ax=ax)  # fmt: skip
+    ys, xs = _curves(lsrtm, "cost", "misfit", lambda r: f"{family(r)}, {r['set']}")
+    plot_convergence(ys, x=xs, logy=False, xlabel="J/Jᵀ applications per model", ylabel="‖Jx − y‖ / ‖y‖",
+                     title="LSRTM data misfit", ax=axes[0, 2])  # fmt: skip
+    fwi = result["fwi_vs_cost"]
+    for ax, name in zip(axes[1, :2], ("generator", "marmousi")):
+        rows = [r for r in fwi if r["set"] == name]
+        start = next(r for r in rows if r["method"] == "start")
+        ys: dict[str, list[float]] = {}
+        xs: dict[str, list[float]] = {}
+        for r in sorted(rows, key=lambda r: r["solves"]):
+            if r["method"] == "start":
+                continue
+            key = r["method"].split(" (")[0].split(" K=")[0]
+            ys.setdefault(key, [start["psnr_db"]]).append(r["psnr_db"])
+            xs.setdefault(key, [0.0]).append(r["solves"])
+        plot_convergence(ys, x=xs, logy=False, xlabel="wave-equation solves per model", ylabel="PSNR (dB)",
+                         title=f"FWI, {SET_TITLES[name]} (3 and 6 gradients)", ax=ax)  # fmt: skip
+    ys, xs = _curves(result["memory_vs_depth"], "K", "torch_peak_bytes", lambda r: r["method"])
+    ys = {k: [b / 1e6 for b in v] for k, v in ys.items()}
+    plot_convergence(ys, x=xs, logy=False, xlabel="layers / iterations K", ylabel="peak torch memory (MB)",
+                     title="one training step", ax=axes[1, 2])  # fmt: skip
+    for ax in axes.flat:
+        for line in ax.get_lines():  # few points per curve: show where they were measured
+            line.set_marker("o")
+        ax.legend(fontsize=8)
+    return fig
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small training set and few steps (< 8 min)")
@@ -359,7 +435,14 @@ def main() -> None:
         type=Path,
         default=Path(__file__).resolve().parent / "results" / "learned_inversion_bench.json",
     )
+    parser.add_argument("--from-json", type=Path, help="redraw the figure of a saved run and stop")
     args = parser.parse_args()
+    if args.from_json is not None:
+        png = save_figure(
+            plot_results(json.loads(args.from_json.read_text())), args.from_json.with_suffix(".png")
+        )
+        print(f"wrote {png}")
+        return
     logging.basicConfig(level=logging.WARNING)
     # Part (b) runs exactly K fixed-point iterations on purpose; "not converged" is expected there.
     logging.getLogger("geolearn.learned.deq").setLevel(logging.ERROR)
@@ -418,7 +501,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    png = save_figure(plot_results(result), args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {png}")
 
 
 if __name__ == "__main__":

@@ -12,15 +12,17 @@ SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0  # largest velocity any test model reaches (generator + learned FWI updates)
 
 
-def tiny_problem(dtype: torch.dtype = torch.float32, *, shift_receivers: float = 0.0, tn: float = 0.25):
-    """Background-velocity model and a 2-shot surface geometry with a time step stable up to VMAX."""
+def tiny_problem(
+    dtype: torch.dtype = torch.float32, *, shift_receivers: float = 0.0, tn: float = 0.25, vmax: float = VMAX
+):
+    """Background-velocity model and a 2-shot surface geometry with a time step stable up to ``vmax`` m/s."""
     v0 = linear_background(SHAPE, SPACING)
     model = Model(v0, SPACING, nbl=8, space_order=4, dtype=dtype)
     src = np.stack([np.array([100.0, 290.0]), np.full(2, 10.0)], 1)
     rec = np.stack(
         [np.linspace(0.0, 390.0, 20) * (1 - shift_receivers / 390.0) + shift_receivers, np.full(20, 10.0)], 1
     )
-    dt = 0.8 * model.critical_dt(VMAX)
+    dt = 0.8 * model.critical_dt(vmax)
     return model, Geometry(model, src, rec, tn=tn, f0=14.0, dt=dt), torch.as_tensor(v0, dtype=dtype)
 
 
