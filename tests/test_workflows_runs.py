@@ -19,12 +19,12 @@ from geolearn.workflows.survey_modeling import model_records
 
 __all__ = ["single_thread_kernels"]
 
-REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 
 SCRIPT = """
 import json, os, signal, sys
 import numpy as np
-sys.path.insert(0, {repo!r})
+sys.path.insert(0, {tests!r})
 from _workflow_helpers import PROPAGATION, SPACING, layered, smooth
 from geolearn.workflows import fwi, model_survey, resume
 
@@ -57,7 +57,7 @@ with open(out + ".json", "w") as fh:
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     script = tmp_path / "fwi_run.py"
-    script.write_text(SCRIPT.format(repo=str(REPO)))
+    script.write_text(SCRIPT.format(tests=str(TESTS)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, str(script), *args], env=env, capture_output=True, text=True, timeout=300
