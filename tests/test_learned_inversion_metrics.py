@@ -101,7 +101,8 @@ def test_starting_models_mix_backgrounds_and_smoothed_truths():
     assert starts.shape == (20, *SHAPE) and starts.dtype == torch.float64
     background = [torch.equal(s, torch.as_tensor(m.background)) for s, m in zip(starts, models)]
     smoothed = [
-        torch.allclose(s, torch.as_tensor(smooth_velocity(m.velocity, 30.0, SPACING))) for s, m in zip(starts, models)
+        torch.allclose(s, torch.as_tensor(smooth_velocity(m.velocity, 30.0, SPACING)))
+        for s, m in zip(starts, models)
     ]
     assert all(a != b for a, b in zip(background, smoothed))  # each start is exactly one of the two
     assert 0 < sum(smoothed) < 20
