@@ -36,6 +36,8 @@ import json
 import logging
 import os
 import platform
+import subprocess
+import sys
 import time
 import warnings
 from functools import partial
@@ -46,6 +48,7 @@ os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 
 import numpy as np
 import torch
+from _memory import peak_rss_increase
 from torch.utils.checkpoint import checkpoint
 
 from geolearn.learned import DnCNN, PnPISTA
@@ -53,7 +56,7 @@ from geolearn.solvers import soft_threshold
 from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
 from geolearn.workflows import ProjectedLBFGS, marmousi_crop
-from geolearn.workflows.learned_fwi import LearnedFWI, gd_fwi, train_learned_fwi
+from geolearn.workflows.learned_fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
 from geolearn.workflows.learned_lsrtm import (
     ScaledDenoiser,
     born_lipschitz_bound,
@@ -302,6 +305,69 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def gradient_memory_child(memory: str) -> None:
+    """Print the peak RSS growth of one adjoint-state gradient of the FWI problem (run in a fresh process)."""
+    model, geometry = fwi_problem()
+    v = torch.as_tensor(stack_models(random_models(1, SHAPE, SPACING, seed=5), "velocity")[0])
+    short = Geometry(
+        model, geometry.src_positions, geometry.rec_positions[0], tn=0.05, f0=14.0, dt=geometry.dt
+    )
+    fwi_objective(v, short, torch.zeros(short.record_shape), memory=memory)  # compile; smaller than measured
+    obs = torch.zeros(geometry.record_shape)
+    print(
+        json.dumps(
+            {
+                "memory": memory,
+                "extra_bytes": peak_rss_increase(lambda: fwi_objective(v, geometry, obs, memory=memory)),
+            }
+        )
+    )
+
+
+def fwi_memory_plan(n_train: int, batch_size: int) -> dict:
+    """Measure learned FWI's memory plan: what each stage holds (see ``workflows.learned_fwi``)."""
+    model, geometry = fwi_problem()
+    models = random_models(n_train, SHAPE, SPACING, seed=11, **FWI_MODELS)
+    v_true = stack_models(models, "velocity")
+    F = WaveModeling(model, geometry)
+    with torch.no_grad():
+        obs = torch.stack([F(m) for m in v_true[:batch_size]])
+    net = LearnedFWI(model, geometry, 3, max_update=200.0, features=8, seed=0)
+    v0 = starting_models(models, seed=3)
+    # (1) stored per layer: (v_k, g_k, μ_k) of every training model, measured on the real tensors.
+    hist = train_learned_fwi(
+        net, v0[:batch_size], obs, v_true[:batch_size], steps_per_layer=1, progress=False
+    )
+    per_model = hist["cache_bytes"][0] / batch_size
+    # (2) back-propagation: one Adam step's loss.backward() on a cached mini-batch (no wave solve).
+    g, mu = net.gradients(v0[:batch_size], obs)
+
+    def cnn_step() -> None:
+        net.zero_grad()
+        fwi_training_loss(net, 0, v0[:batch_size], g, mu, v_true[:batch_size]).backward()
+
+    cnn_step()
+    _, peak = peak_memory(cnn_step, python_heap=False)
+    # (3) inside a gradient call: the forward wavefield of one shot, stored or checkpointed.
+    rss = {}
+    for memory in ("full", "checkpoint"):
+        out = subprocess.run([sys.executable, __file__, "--gradient-memory-child", memory],
+                             check=True, capture_output=True, text=True)  # fmt: skip
+        rss[memory] = json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"]
+    cells = int(np.prod(model.padded_shape))
+    return {
+        "n_train": n_train,
+        "cache_bytes_per_model": per_model,
+        "cache_bytes_per_layer": per_model * n_train,
+        "cnn_step_torch_peak_bytes": peak.torch_bytes,
+        "batch_size": batch_size,
+        "gradient_rss_bytes": rss,
+        "wavefield_bytes_per_shot": geometry.nt * cells * 4,
+        "nt": geometry.nt,
+        "padded_cells": cells,
+    }
+
+
 class CheckpointedUnroll(torch.nn.Module):
     """Run an IterationMap's layers under ``torch.utils.checkpoint``: one layer's input kept per layer."""
 
@@ -436,7 +502,11 @@ def main() -> None:
         default=Path(__file__).resolve().parent / "results" / "learned_inversion_bench.json",
     )
     parser.add_argument("--from-json", type=Path, help="redraw the figure of a saved run and stop")
+    parser.add_argument("--gradient-memory-child", choices=["full", "checkpoint"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.gradient_memory_child:
+        gradient_memory_child(args.gradient_memory_child)
+        return
     if args.from_json is not None:
         png = save_figure(
             plot_results(json.loads(args.from_json.read_text())), args.from_json.with_suffix(".png")
@@ -475,6 +545,16 @@ def main() -> None:
             f"{r['psnr_db']:8.2f} {r['ssim']:6.3f} {r['misfit']:7.3f}"
         )
 
+    plan = fwi_memory_plan(96 if not args.quick else 48, 8)
+    print("\n(a'') learned FWI memory plan, measured")
+    print(f"  stored per layer: (v_k, g_k, μ_k) = {plan['cache_bytes_per_model'] / 1e3:.1f} kB per model, "
+          f"{plan['cache_bytes_per_layer'] / 1e6:.2f} MB for {plan['n_train']} models")  # fmt: skip
+    print(f"  back-propagation, one Adam step on {plan['batch_size']} cached models: torch peak "
+          f"{plan['cnn_step_torch_peak_bytes'] / 1e6:.3f} MB (no wave-equation solve)")  # fmt: skip
+    print(f"  one gradient (2 shots, one at a time): RSS growth full {plan['gradient_rss_bytes']['full'] / 1e6:.2f} MB, "
+          f"checkpoint {plan['gradient_rss_bytes']['checkpoint'] / 1e6:.2f} MB "
+          f"(one shot's wavefield nt × cells × 4 B = {plan['wavefield_bytes_per_shot'] / 1e6:.2f} MB)")  # fmt: skip
+
     memory = memory_vs_depth(J, counter, args)
     print("\n(b) one training step vs depth K (torch-allocator peak, wall time, J/Jᵀ applications)")
     print(f"{'K':>3s} {'method':11s} {'peak MB':>8s} {'step s':>7s} {'J/Jᵀ':>6s}")
@@ -496,6 +576,7 @@ def main() -> None:
         },
         "quality_vs_cost": quality,
         "fwi_vs_cost": fwi_rows,
+        "fwi_memory_plan": plan,
         "memory_vs_depth": memory,
         "total_s": total,
     }

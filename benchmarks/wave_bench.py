@@ -21,7 +21,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 
 import numpy as np
 import torch
+from _memory import peak_rss_increase
 
 from geolearn.wave import Geometry, Model, WaveModeling, fwi_objective
 from geolearn.wave.modeling import make_solver, shot_coords
@@ -103,29 +103,13 @@ def deepwave_closures(model: Model, geo: Geometry):
 
 
 def memory_child(mode: str, nt: int) -> None:
-    import psutil
-
     model, geo = setup(40)
     obs = torch.zeros(geo.record_shape)
     fwi_objective(model.vp, geo, obs, memory=mode)  # build and compile outside the measurement
     model, geo = setup(nt)
     obs = torch.zeros(geo.record_shape)
-    proc = psutil.Process()
-    base = proc.memory_info().rss
-    peak = [base]
-    done = threading.Event()
-
-    def poll() -> None:  # RSS sampled every 2 ms during the gradient only
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=poll)
-    thread.start()
-    fwi_objective(model.vp, geo, obs, memory=mode)
-    done.set()
-    thread.join()
-    print(json.dumps({"mode": mode, "extra_bytes": peak[0] - base}))
+    extra = peak_rss_increase(lambda: fwi_objective(model.vp, geo, obs, memory=mode))
+    print(json.dumps({"mode": mode, "extra_bytes": extra}))
 
 
 def run(nt: int, repeat: int, mem_nt: int) -> dict:

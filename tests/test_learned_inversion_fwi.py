@@ -42,6 +42,8 @@ def test_learned_fwi_beats_gradient_descent_at_equal_gradients():
     hist = train_learned_fwi(net, v0[train], obs[train], v_true[train], steps_per_layer=150, lr=1e-2,
                              batch_size=8, progress=False)  # fmt: skip
     assert hist["gradients"] == 3 * 48  # greedy training: one gradient per layer and model
+    # Memory plan: per layer, (v_k, g_k, μ_k) of every training model and nothing else is held.
+    assert hist["cache_bytes"] == [48 * (2 * SHAPE[0] * SHAPE[1] + 1) * 4] * 3
     counter.reset()
     with torch.no_grad():
         v_learned = net(v0[test], obs[test])

@@ -15,8 +15,8 @@ The misfit is the one thing the normalised gradient hides: how far the model is 
 explaining the data, so a start near the truth gets small steps. ``|v_{k+1} − v_k| ≤ α_k``
 pointwise, so velocities stay within ``K·max_update`` of the start.
 
-Memory plan (measured in ``docs/learned_inversion.md``)
--------------------------------------------------------
+Memory plan (measured by ``benchmarks/learned_inversion_bench.py``, in ``docs/learned_inversion.md``)
+-----------------------------------------------------------------------------------------------------
 - Gradients enter the networks as *inputs* (detached): geolearn has no second-order adjoint,
   so ``∂g_k/∂v_k`` is not propagated. Training is therefore greedy, layer by layer
   (Hauptmann et al. 2018): for layer ``k`` the triples ``(v_k, g_k, μ_k)`` of all training models are
@@ -240,14 +240,16 @@ def train_learned_fwi(
     Returns
     -------
     dict
-        ``{"loss": [[per-step losses of layer k] ...], "gradients": int}``.
+        ``{"loss": [[per-step losses of layer k] ...], "gradients": int, "cache_bytes": [bytes of
+        the (v_k, g_k, μ_k) held while layer k trains ...]}``.
     """
     gen = torch.Generator().manual_seed(seed)
-    history: dict[str, Any] = {"loss": []}
+    history: dict[str, Any] = {"loss": [], "cache_bytes": []}
     start = net.counter.gradient
     v = v_init.to(net.model.dtype)
     for k in range(net.n_layers):
         g, misfit = net.gradients(v, observed)
+        history["cache_bytes"].append(sum(t.element_size() * t.numel() for t in (v, g, misfit)))
         params = [net.raw_step, net.step_slope, net.log_precond, *net.nets[k].parameters()]
         opt = torch.optim.Adam(params, lr=lr)
         losses = []
