@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
+import geolearn
 from geolearn.errors import DatasetError
 from geolearn.io import SegyFile, available_datasets, load_dataset, load_manifest
+from geolearn.io.datasets import MANIFEST_DIR, tomllib
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_manifests_describe_the_files(data_dir):
@@ -23,6 +28,16 @@ def test_manifests_describe_the_files(data_dir):
                 f = SegyFile.open(ds.path(e["path"]))
                 assert [f.n_traces, f.nt] == e["shape"] and f.dt == pytest.approx(e["spacing"][0])
     assert len(load_manifest("segyio-testdata")["files"]) == 30
+
+
+def test_manifests_ship_inside_the_package():
+    # Found relative to the package (so a wheel finds them too), and the same files as data_manifests/.
+    assert MANIFEST_DIR.parent == Path(geolearn.__file__).resolve().parent
+    shipped = sorted(p.name for p in MANIFEST_DIR.glob("*.toml"))
+    assert shipped == sorted(p.name for p in (REPO / "data_manifests").glob("*.toml"))
+    with open(REPO / "pyproject.toml", "rb") as fh:
+        package_data = tomllib.load(fh)["tool"]["setuptools"]["package-data"]["geolearn"]
+    assert "data_manifests/*.toml" in package_data
 
 
 def test_env_mirror_is_used(data_dir, monkeypatch, tmp_path):

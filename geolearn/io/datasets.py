@@ -34,7 +34,8 @@ __all__ = ["Dataset", "available_datasets", "load_dataset", "load_manifest"]
 
 log = logging.getLogger("geolearn.io.datasets")
 
-MANIFEST_DIR = Path(__file__).resolve().parents[2] / "data_manifests"
+# geolearn/data_manifests is a link to the repository's data_manifests/ (copied into wheels).
+MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data_manifests"
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
 
 
