@@ -42,32 +42,12 @@ from tqdm.auto import tqdm
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned.constraints import bounded, bounded_inverse
 from geolearn.wave import Geometry, Model, WaveModeling, fwi_objective
+from geolearn.workflows._cnn import zero_output_cnn
 from geolearn.workflows.metrics import CostCounter
 
 __all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "train_learned_fwi"]
 
 logger = logging.getLogger("geolearn.workflows.learned_fwi")
-
-
-_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
-
-
-def _cnn(features: int, depth: int, activation: str, seed: int, dtype: torch.dtype) -> nn.Sequential:
-    gen = torch.Generator().manual_seed(seed)
-    sizes = [2] + [features] * (depth - 1) + [1]
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        conv = nn.Conv2d(sizes[i], sizes[i + 1], 3, padding=1, dtype=dtype)
-        with torch.no_grad():
-            bound = (6.0 / (9 * sizes[i])) ** 0.5
-            conv.weight.copy_((torch.rand(conv.weight.shape, generator=gen, dtype=dtype) * 2 - 1) * bound)
-            conv.bias.zero_()
-            if i == depth - 1:
-                conv.weight.zero_()  # start as preconditioned normalised gradient descent
-        layers.append(conv)
-        if i < depth - 1:
-            layers.append(_ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
 
 
 class LearnedFWI(nn.Module):
@@ -120,8 +100,6 @@ class LearnedFWI(nn.Module):
             raise ConfigError(
                 f"need n_layers >= 1, max_update > 0 m/s and 0 < step_init < 1; got {n_layers}, {max_update}, {step_init}"
             )
-        if activation not in _ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
         self.model, self.geometry, self.memory = model, geometry, memory
         self.n_layers, self.max_update = int(n_layers), float(max_update)
         self.counter = counter if counter is not None else CostCounter()
@@ -132,7 +110,9 @@ class LearnedFWI(nn.Module):
         )
         self.step_slope = nn.Parameter(torch.zeros(n_layers, dtype=dtype))
         self.log_precond = nn.Parameter(torch.zeros(n_layers, nz, dtype=dtype))
-        self.nets = nn.ModuleList(_cnn(features, depth, activation, seed + k, dtype) for k in range(n_layers))
+        self.nets = nn.ModuleList(
+            zero_output_cnn(2, features, depth, activation, seed + k, dtype) for k in range(n_layers)
+        )
         self.register_buffer("v_scale", torch.tensor([float(v) for v in v_scale], dtype=dtype))
 
     def steps(self, misfit: torch.Tensor) -> torch.Tensor:

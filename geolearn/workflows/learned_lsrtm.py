@@ -33,6 +33,7 @@ from geolearn.learned import DEQ, DnCNN, PnPISTA, Trainer, TrainingHistory, Unro
 from geolearn.learned.training import Loss
 from geolearn.operators import LinearOperator, operator_norm
 from geolearn.solvers import tikhonov_cg
+from geolearn.workflows._cnn import zero_output_cnn
 
 __all__ = [
     "ImageCorrection",
@@ -51,8 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("geolearn.workflows.learned_lsrtm")
-
-_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
 
 
 class ImageCorrection(nn.Module):
@@ -89,27 +88,9 @@ class ImageCorrection(nn.Module):
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
-        if depth < 2 or features < 1:
-            raise ConfigError(f"need depth >= 2 and features >= 1, got depth={depth}, features={features}")
         if not scale > 0:
             raise ConfigError(f"scale must be positive (image units), got {scale}")
-        gen = torch.Generator().manual_seed(seed)
-        sizes = [1] + [features] * (depth - 1) + [1]
-        layers: list[nn.Module] = []
-        for i in range(depth):
-            conv = nn.Conv2d(sizes[i], sizes[i + 1], 3, padding=1, dtype=dtype)
-            with torch.no_grad():
-                bound = (6.0 / (9 * sizes[i])) ** 0.5  # He-uniform for the ReLU layers
-                conv.weight.copy_((torch.rand(conv.weight.shape, generator=gen, dtype=dtype) * 2 - 1) * bound)
-                conv.bias.zero_()
-                if i == depth - 1:
-                    conv.weight.zero_()
-            layers.append(conv)
-            if i < depth - 1:
-                layers.append(_ACTIVATIONS[activation]())
-        self.body = nn.Sequential(*layers)
+        self.body = zero_output_cnn(1, features, depth, activation, seed, dtype)
         self.register_buffer("scale", torch.tensor(float(scale), dtype=dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
