@@ -68,7 +68,7 @@ from geolearn.workflows.learned_lsrtm import (
     steepest_descent_step,
     train_learned_lsrtm,
 )
-from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr, ssim
+from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr, relative_misfit, ssim
 from geolearn.workflows.model_generator import (
     linear_background,
     random_models,
@@ -115,17 +115,16 @@ def scores(est: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
     return {"psnr_db": float(psnr(est, ref).mean()), "ssim": float(ssim(est, ref).mean())}
 
 
-def relative_misfit(pred: torch.Tensor, obs: torch.Tensor) -> float:
+def mean_misfit(pred: torch.Tensor, obs: torch.Tensor) -> float:
     """Mean over models of ``‖pred − obs‖ / ‖obs‖`` (records ``(B, ...)``)."""
-    r = (pred - obs).double().flatten(1).norm(dim=1) / obs.double().flatten(1).norm(dim=1)
-    return float(r.mean())
+    return float(relative_misfit(pred, obs).mean())
 
 
 def lsrtm_row(method: str, name: str, J: CountingOperator, counter: CostCounter, est, x, y) -> dict:
     """Scores of one LSRTM estimate; the misfit's extra J is taken after the cost is read."""
     cost = counter.applications / len(y)
     with torch.no_grad():
-        misfit = relative_misfit(J(est), y)
+        misfit = mean_misfit(J(est), y)
     return {"method": method, "set": name, "cost": cost, "misfit": misfit} | scores(est, x)
 
 
@@ -277,10 +276,7 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
             "solves": counter.solves / n,
         }
         return (
-            {"method": method, "set": name}
-            | cost
-            | {"misfit": relative_misfit(records(est), d)}
-            | scores(est, v)
+            {"method": method, "set": name} | cost | {"misfit": mean_misfit(records(est), d)} | scores(est, v)
         )
 
     rows = []

@@ -24,7 +24,7 @@ from geolearn.workflows.learned_lsrtm import (
     steepest_descent_step,
     train_lsrtm_denoiser,
 )
-from geolearn.workflows.metrics import CostCounter, CountingOperator, psnr
+from geolearn.workflows.metrics import CostCounter, CountingOperator, psnr, relative_misfit
 from geolearn.workflows.model_generator import random_models, stack_models
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning")
@@ -41,7 +41,7 @@ def born64():
 
 def _misfit(J, x, y):
     with torch.no_grad():
-        return (J(x) - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)
+        return relative_misfit(J(x), y)
 
 
 def test_pnp_fista_lsrtm_with_trained_firm_denoiser():

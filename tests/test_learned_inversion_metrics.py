@@ -17,6 +17,7 @@ from geolearn.workflows.metrics import (
     gaussian_window,
     peak_memory,
     psnr,
+    relative_misfit,
     ssim,
     ssim_map,
 )
@@ -176,6 +177,17 @@ def test_data_misfit():
     obs = torch.ones(2, 3, 4)
     value, rel = data_misfit(obs * 1.5, obs)
     assert value == pytest.approx(0.5 * 24 * 0.25) and rel == pytest.approx(0.5)
+
+
+def test_relative_misfit_per_sample():
+    obs = torch.tensor([[[3.0, 4.0]], [[1.0, 0.0]]])  # norms 5 and 1
+    pred = torch.tensor([[[3.0, 4.0]], [[0.0, 0.0]]])
+    torch.testing.assert_close(relative_misfit(pred, obs), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(relative_misfit(2 * obs, obs), torch.ones(2, dtype=torch.float64))
+    with pytest.raises(ShapeError, match="equal-shape batches"):
+        relative_misfit(pred, obs[:1])
+    with pytest.raises(ValueError, match="identically zero"):
+        relative_misfit(pred, torch.zeros_like(obs))
 
 
 def test_counting_operator_counts_and_skips_zero():

@@ -63,6 +63,7 @@ from geolearn.workflows.metrics import (
     gaussian_window,
     peak_memory,
     psnr,
+    relative_misfit,
     ssim,
     ssim_map,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "random_model",
     "random_models",
     "reflectivity",
+    "relative_misfit",
     "resolve_survey",
     "restore_rng",
     "resume",

@@ -32,6 +32,7 @@ __all__ = [
     "gaussian_window",
     "peak_memory",
     "psnr",
+    "relative_misfit",
     "ssim",
     "ssim_map",
 ]
@@ -153,6 +154,22 @@ def data_misfit(predicted: torch.Tensor, observed: torch.Tensor) -> tuple[float,
     norm_obs = float(observed.double().norm())
     value = 0.5 * float(r.pow(2).sum())
     return value, math.sqrt(2 * value) / norm_obs if norm_obs > 0 else math.inf
+
+
+def relative_misfit(predicted: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """Per-sample relative data misfit ``‖d_b − d_obs,b‖ / ‖d_obs,b‖``, shape ``(B,)`` (float64).
+
+    ``predicted`` and ``observed`` are batches of records ``(B, ...)``; the zero prediction has
+    misfit 1. :func:`data_misfit` gives the misfit pooled over the whole batch instead.
+    """
+    if predicted.shape != observed.shape or predicted.ndim < 2:
+        raise ShapeError(
+            f"predicted {tuple(predicted.shape)} and observed {tuple(observed.shape)} must be equal-shape batches (B, ...)"
+        )
+    norm_obs = observed.detach().double().flatten(1).norm(dim=1)
+    if bool((norm_obs == 0).any()):
+        raise ValueError("an observed record is identically zero; its relative misfit is undefined")
+    return (predicted - observed).detach().double().flatten(1).norm(dim=1) / norm_obs
 
 
 @dataclass
