@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from geolearn.fwi import fwi
+from geolearn.imaging import model_survey
+from geolearn.io.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
 from geolearn.viz.convergence import plot_convergence, save_figure
-from geolearn.workflows import fwi, model_survey
-from geolearn.workflows.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WATER_DEPTH = MARMOUSI_WATER_DEPTH

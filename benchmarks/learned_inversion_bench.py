@@ -51,13 +51,17 @@ import torch
 from _memory import peak_rss_increase
 from torch.utils.checkpoint import checkpoint
 
+from geolearn.io import marmousi_crop
 from geolearn.learned import DnCNN, PnPISTA
-from geolearn.solvers import soft_threshold
-from geolearn.viz.convergence import plot_convergence, save_figure
-from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
-from geolearn.workflows import ProjectedLBFGS, marmousi_crop
-from geolearn.workflows.learned_fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
-from geolearn.workflows.learned_lsrtm import (
+from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
+from geolearn.learned_inversion.generator import (
+    linear_background,
+    random_models,
+    smooth_velocity,
+    stack_models,
+    starting_models,
+)
+from geolearn.learned_inversion.lsrtm import (
     ScaledDenoiser,
     born_lipschitz_bound,
     cg_lsrtm,
@@ -68,14 +72,17 @@ from geolearn.workflows.learned_lsrtm import (
     steepest_descent_step,
     train_learned_lsrtm,
 )
-from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr, relative_misfit, ssim
-from geolearn.workflows.model_generator import (
-    linear_background,
-    random_models,
-    smooth_velocity,
-    stack_models,
-    starting_models,
+from geolearn.learned_inversion.metrics import (
+    CostCounter,
+    CountingOperator,
+    peak_memory,
+    psnr,
+    relative_misfit,
+    ssim,
 )
+from geolearn.solvers import ProjectedLBFGS, soft_threshold
+from geolearn.viz.convergence import plot_convergence, save_figure
+from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
 
 SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0

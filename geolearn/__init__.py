@@ -8,7 +8,10 @@ Subpackages (see DESIGN notes in the README):
 - :mod:`geolearn.wave` — Devito acoustic wave operators as PyTorch operators.
 - :mod:`geolearn.io` — SEG-Y surveys, volumes and models; dataset manifests.
 - :mod:`geolearn.parallel` — shot-parallel execution on Dask.
-- :mod:`geolearn.workflows` — modelling, RTM, LSRTM, FWI, checkpoint/resume.
+- :mod:`geolearn.imaging` — the shot problem, survey input and modelling, RTM, LSRTM.
+- :mod:`geolearn.fwi` — full-waveform inversion: loop, misfits, multiscale, preconditioning, state.
+- :mod:`geolearn.learned_inversion` — learned LSRTM/FWI with wave physics, generator, metrics, persistence.
+- :mod:`geolearn.runs` — TOML configurations, run directories, running and resuming a configuration.
 - :mod:`geolearn.viz` — matplotlib figures.
 """
 

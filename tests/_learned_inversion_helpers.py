@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from geolearn.learned_inversion.generator import linear_background
 from geolearn.wave import Geometry, Model
-from geolearn.workflows.model_generator import linear_background
 
 SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0  # largest velocity any test model reaches (generator + learned FWI updates)

@@ -41,6 +41,6 @@ def smooth(vp: np.ndarray, sigma: float = 4.0) -> np.ndarray:
 
 def marmousi_crop(data_dir, nx: int = 60, nz: int = 30) -> tuple[np.ndarray, tuple[float, float]]:
     """A crop of Marmousi (x from 4500 m, z from 0 m) averaged over 4x4 cells to 30 m: ``(nx, nz)`` m/s."""
-    from geolearn.workflows.marmousi import marmousi_crop as crop
+    from geolearn.io.marmousi import marmousi_crop as crop
 
     return crop(4500.0, nx, nz, 4, data_dir=data_dir)

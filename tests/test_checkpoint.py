@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from geolearn._atomic import atomic_path, atomic_write, stale_temporaries
-from geolearn.workflows import RunDirectory, load_config, load_state, restore_rng, rng_state, save_state
+from geolearn.atomic import atomic_path, atomic_write, stale_temporaries
+from geolearn.io.state import load_state, restore_rng, rng_state, save_state
+from geolearn.runs import RunDirectory, load_config
 
 TESTS = Path(__file__).resolve().parent
 
@@ -137,7 +138,7 @@ def test_process_killed_mid_write_leaves_previous_state(tmp_path):
         f"""
         import os, signal
         import numpy as np, numpy.lib.format as npformat
-        from geolearn.workflows import save_state
+        from geolearn.io.state import save_state
         save_state({str(tmp_path)!r}, {{"iteration": 1, "model": np.ones((200, 100))}})
         real, calls = npformat.write_array, []
         def dying_write(fid, arr, *a, **k):

@@ -133,9 +133,10 @@ def test_bad_configuration_is_a_one_line_error_naming_the_key(runner, layered, t
 def test_learned_migration_from_the_command_line(runner, tmp_path):
     import torch
 
+    from geolearn.imaging import model_survey
     from geolearn.io import read_model
+    from geolearn.learned_inversion import learned_lsrtm, learned_migrate, save_learned
     from geolearn.wave import BornOperator
-    from geolearn.workflows import learned_lsrtm, learned_migrate, model_survey, save_learned
 
     vp = np.full((30, 20), 1500.0)
     vp[:, 12:] = 1800.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from geolearn.errors import ConfigError
-from geolearn.workflows import Config, describe_keys, load_config
+from geolearn.runs import Config, describe_keys, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 

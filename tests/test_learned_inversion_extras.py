@@ -10,10 +10,8 @@ import torch
 from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
 
 from geolearn.learned import DnCNN, check_firm_nonexpansive
-from geolearn.solvers.prox import soft_threshold
-from geolearn.wave import BornOperator
-from geolearn.workflows import DCT2
-from geolearn.workflows.learned_lsrtm import (
+from geolearn.learned_inversion.generator import random_models, stack_models
+from geolearn.learned_inversion.lsrtm import (
     ScaledDenoiser,
     TransformedScheme,
     born_lipschitz_bound,
@@ -24,8 +22,10 @@ from geolearn.workflows.learned_lsrtm import (
     steepest_descent_step,
     train_lsrtm_denoiser,
 )
-from geolearn.workflows.metrics import CostCounter, CountingOperator, psnr, relative_misfit
-from geolearn.workflows.model_generator import random_models, stack_models
+from geolearn.learned_inversion.metrics import CostCounter, CountingOperator, psnr, relative_misfit
+from geolearn.operators import DCT2
+from geolearn.solvers.prox import soft_threshold
+from geolearn.wave import BornOperator
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning")
 

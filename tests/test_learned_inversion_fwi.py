@@ -9,12 +9,12 @@ from _learned_inversion_helpers import SHAPE, SPACING, flat_parameters, single_t
 from torch.func import functional_call
 
 from geolearn.errors import ShapeError
+from geolearn.io import marmousi_crop
+from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
+from geolearn.learned_inversion.generator import random_models, smooth_velocity, stack_models, starting_models
+from geolearn.learned_inversion.metrics import CostCounter, psnr
 from geolearn.operators import taylor_test
 from geolearn.wave import WaveModeling
-from geolearn.workflows import marmousi_crop
-from geolearn.workflows.learned_fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
-from geolearn.workflows.metrics import CostCounter, psnr
-from geolearn.workflows.model_generator import random_models, smooth_velocity, stack_models, starting_models
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
 

@@ -9,10 +9,8 @@ from torch.func import functional_call
 
 from geolearn.errors import ConfigError, GeometryError
 from geolearn.learned import DnCNN, PnPISTA
-from geolearn.operators import taylor_test
-from geolearn.wave import BornOperator
-from geolearn.workflows.learned_io import load_learned, save_learned
-from geolearn.workflows.learned_lsrtm import (
+from geolearn.learned_inversion.generator import random_models, stack_models
+from geolearn.learned_inversion.lsrtm import (
     ScaledDenoiser,
     cg_lsrtm,
     deq_lsrtm,
@@ -22,8 +20,16 @@ from geolearn.workflows.learned_lsrtm import (
     steepest_descent_step,
     train_learned_lsrtm,
 )
-from geolearn.workflows.metrics import CostCounter, CountingOperator, peak_memory, psnr, relative_misfit
-from geolearn.workflows.model_generator import random_models, stack_models
+from geolearn.learned_inversion.metrics import (
+    CostCounter,
+    CountingOperator,
+    peak_memory,
+    psnr,
+    relative_misfit,
+)
+from geolearn.learned_inversion.persistence import load_learned, save_learned
+from geolearn.operators import taylor_test
+from geolearn.wave import BornOperator
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning")
 
@@ -179,9 +185,9 @@ def test_deq_memory_constant_in_depth(setup):
 
 
 def test_learned_migrate_uses_saved_network_on_a_survey(setup, tmp_path):
+    from geolearn.imaging.problem import ShotProblem
+    from geolearn.learned_inversion.persistence import learned_migrate
     from geolearn.wave import WaveModeling
-    from geolearn.workflows.acquisition import ShotProblem
-    from geolearn.workflows.learned_io import learned_migrate
 
     model, geometry, v0 = setup["model"], setup["geometry"], setup["v0"]
     hyper = {"n_layers": 2, "step": setup["step"], "scale": setup["scale"], "features": 8, "seed": 3}

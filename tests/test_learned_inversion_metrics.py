@@ -9,19 +9,7 @@ import pytest
 import torch
 
 from geolearn.errors import ConfigError, ModelError, ShapeError
-from geolearn.operators import MatrixOperator
-from geolearn.workflows.metrics import (
-    CostCounter,
-    CountingOperator,
-    data_misfit,
-    gaussian_window,
-    peak_memory,
-    psnr,
-    relative_misfit,
-    ssim,
-    ssim_map,
-)
-from geolearn.workflows.model_generator import (
+from geolearn.learned_inversion.generator import (
     MODEL_KINDS,
     WATER_VELOCITY,
     linear_background,
@@ -32,6 +20,18 @@ from geolearn.workflows.model_generator import (
     stack_models,
     starting_models,
 )
+from geolearn.learned_inversion.metrics import (
+    CostCounter,
+    CountingOperator,
+    data_misfit,
+    gaussian_window,
+    peak_memory,
+    psnr,
+    relative_misfit,
+    ssim,
+    ssim_map,
+)
+from geolearn.operators import MatrixOperator
 
 SHAPE, SPACING = (40, 30), (10.0, 10.0)
 

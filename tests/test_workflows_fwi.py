@@ -16,21 +16,13 @@ from _workflow_helpers import (
 from scipy.optimize import minimize
 
 from geolearn.errors import ConfigError, StabilityError
+from geolearn.fwi import MISFITS, fwi, fwi_gradient, lowpass, misfit_shot, water_mask
+from geolearn.fwi.misfits import misfit_and_residual
+from geolearn.imaging import ShotProblem, estimate_wavelet, model_survey
+from geolearn.imaging.shots import executor
 from geolearn.operators import taylor_test
+from geolearn.solvers import ProjectedLBFGS
 from geolearn.wave import ricker
-from geolearn.workflows import (
-    MISFITS,
-    ProjectedLBFGS,
-    ShotProblem,
-    estimate_wavelet,
-    fwi,
-    fwi_gradient,
-    lowpass,
-    model_survey,
-    water_mask,
-)
-from geolearn.workflows.misfits import misfit_and_residual
-from geolearn.workflows.shots import executor, misfit_shot
 
 __all__ = ["single_thread_kernels"]
 
@@ -67,7 +59,7 @@ def small_problem():
         vp, SPACING, src, rec, record_length=0.4, f0=12.0, dtype="float64", **PROPAGATION
     )
     with executor() as ex:
-        from geolearn.workflows.survey_modeling import model_records
+        from geolearn.imaging.modeling import model_records
 
         observed = model_records(problem, vp, ex)
     return problem, observed, vp
@@ -147,7 +139,7 @@ def test_wavelet_estimation_recovers_a_scaled_delayed_wavelet(small_problem):
     true_w = 2.0 * ricker(12.0, problem.nt, problem.dt, 0.1, dtype=torch.float64).numpy()
     guess = problem.with_wavelets(ricker(12.0, problem.nt, problem.dt, dtype=torch.float64).numpy())
     with executor() as ex:
-        from geolearn.workflows.survey_modeling import model_records
+        from geolearn.imaging.modeling import model_records
 
         observed = model_records(problem.with_wavelets(true_w), vp, ex)
         estimate = estimate_wavelet(guess, vp, observed, ex, water_level=1e-4)

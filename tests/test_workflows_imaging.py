@@ -7,10 +7,10 @@ import pytest
 from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 from geolearn.errors import GeometryError, ModelError, StabilityError
+from geolearn.imaging import choose_dt, model_survey, problem_from_survey, rtm
+from geolearn.imaging.rtm import laplacian_filter
 from geolearn.io import read_survey, read_volume
 from geolearn.wave import Model
-from geolearn.workflows import choose_dt, model_survey, problem_from_survey, rtm
-from geolearn.workflows.rtm_imaging import laplacian_filter
 
 __all__ = ["single_thread_kernels"]
 

@@ -8,12 +8,12 @@ import torch
 from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
 from geolearn.errors import ConfigError
+from geolearn.imaging import ShotProblem, lsrtm, model_survey, rtm
+from geolearn.imaging.lsrtm import BornShots
 from geolearn.operators import dot_test
+from geolearn.operators.transforms import DCT2
 from geolearn.parallel import ShotExecutor
 from geolearn.wave import BornOperator
-from geolearn.workflows import ShotProblem, lsrtm, model_survey, rtm
-from geolearn.workflows.lsrtm_imaging import BornShots
-from geolearn.workflows.transforms import DCT2
 
 __all__ = ["single_thread_kernels"]
 

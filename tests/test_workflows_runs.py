@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
+from geolearn.fwi import fwi_gradient
+from geolearn.imaging import ShotProblem
+from geolearn.imaging.modeling import model_records
+from geolearn.imaging.shots import executor
 from geolearn.io import read_model, read_survey, read_volume
-from geolearn.workflows import ShotProblem, fwi_gradient, resume, run_from_config
-from geolearn.workflows.shots import executor
-from geolearn.workflows.survey_modeling import model_records
+from geolearn.runs import resume, run_from_config
 
 __all__ = ["single_thread_kernels"]
 
@@ -26,7 +28,9 @@ import json, os, signal, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
 from _workflow_helpers import PROPAGATION, SPACING, layered, smooth
-from geolearn.workflows import fwi, model_survey, resume
+from geolearn.fwi import fwi
+from geolearn.imaging import model_survey
+from geolearn.runs import resume
 
 mode, run_dir, out, optimizer = sys.argv[1:5]
 kill_after = int(sys.argv[5]) if len(sys.argv) > 5 else -1

@@ -15,12 +15,14 @@ from geolearn.io.layout import (
     ibm_to_float,
     sample_format_name,
 )
+from geolearn.io.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
 from geolearn.io.segyfile import SegyFile
 from geolearn.io.survey import Shot, ShotDataset, Survey, read_survey
 from geolearn.io.volume import VelocityModel, Volume, read_model, read_volume
 from geolearn.io.writers import choose_scalar, write_image, write_model, write_survey
 
 __all__ = [
+    "MARMOUSI_WATER_DEPTH",
     "SAMPLE_FORMATS",
     "TRACE_FIELDS",
     "Dataset",
@@ -40,6 +42,7 @@ __all__ = [
     "inspect",
     "load_dataset",
     "load_manifest",
+    "marmousi_crop",
     "read_model",
     "read_survey",
     "read_volume",

@@ -6,6 +6,7 @@ a (firmly) nonexpansive DnCNN denoiser, deep equilibrium layers with implicit gr
 trainer, and seeded synthetic sparse-coding data. Imports ``operators`` and ``solvers`` only.
 """
 
+from geolearn.learned.cnn import zero_output_cnn
 from geolearn.learned.constraints import (
     bounded,
     bounded_inverse,
@@ -66,4 +67,5 @@ __all__ = [
     "positive_inverse",
     "support_shrink",
     "train_denoiser",
+    "zero_output_cnn",
 ]

@@ -18,6 +18,7 @@ from geolearn.operators.gradient import Gradient
 from geolearn.operators.interop import CallableOperator, from_callables, from_scipy, to_scipy
 from geolearn.operators.norm import operator_norm
 from geolearn.operators.sampling import Mask, Subsampling
+from geolearn.operators.transforms import DCT2
 from geolearn.operators.verification import (
     TaylorResult,
     default_dot_tolerance,
@@ -27,6 +28,7 @@ from geolearn.operators.verification import (
 )
 
 __all__ = [
+    "DCT2",
     "AdjointOperator",
     "CallableOperator",
     "Convolution1D",

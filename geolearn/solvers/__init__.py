@@ -1,6 +1,7 @@
 """Classical variational solvers: proximal operators, ISTA/FISTA, Tikhonov (CG and closed form)."""
 
 from geolearn.solvers.forward_backward import fista, ista
+from geolearn.solvers.lbfgs import ProjectedLBFGS
 from geolearn.solvers.objective import Objective
 from geolearn.solvers.prox import (
     project_box,
@@ -29,6 +30,7 @@ __all__ = [
     "History",
     "NonNegative",
     "Objective",
+    "ProjectedLBFGS",
     "Regulariser",
     "SolverResult",
     "SquaredL2",

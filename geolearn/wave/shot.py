@@ -11,7 +11,7 @@ parametrisation (m/s) and on the model grid ``(nx, nz)`` / ``(nx, ny, nz)``:
   the migration image, or the gradient of a misfit when ``r`` is its adjoint source;
 - :meth:`~ShotPropagator.illumination`: the source illumination from the saved wavefield.
 
-It is what the Dask-parallel workflows (:mod:`geolearn.workflows.shots`) call inside each
+It is what the Dask-parallel workflows (:mod:`geolearn.imaging.shots`) call inside each
 worker; the torch operators (:class:`~geolearn.wave.WaveModeling`,
 :class:`~geolearn.wave.BornOperator`, :func:`~geolearn.wave.fwi_objective`) loop over shots
 themselves and sum gradients in the padded grid before cropping.

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from geolearn.io import load_dataset, read_model
+from geolearn.io.datasets import load_dataset
+from geolearn.io.volume import read_model
 
 __all__ = ["MARMOUSI_SPACING", "MARMOUSI_WATER_DEPTH", "marmousi_crop"]
 

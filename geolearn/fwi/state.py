@@ -3,8 +3,8 @@
 ``run_dir/fwi_inputs.npz`` (written once, atomically, when a run starts) holds the problem
 (grid, positions, time axis, wavelets), the observed data, the starting and (optional) true
 models and the settings as JSON. ``run_dir/state.npz`` (replaced after every iteration by
-:func:`geolearn.workflows.save_state`) holds what changes. A run started from a TOML file
-also has ``config.toml`` (:class:`geolearn.workflows.RunDirectory`).
+:func:`geolearn.io.state.save_state`) holds what changes. A run started from a TOML file
+also has ``config.toml`` (:class:`geolearn.runs.RunDirectory`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from geolearn._atomic import atomic_write
+from geolearn.atomic import atomic_write
 from geolearn.errors import ConfigError
-from geolearn.workflows.acquisition import ShotProblem
-from geolearn.workflows.misfits import MISFITS
-from geolearn.workflows.preconditioning import PRECONDITIONERS
+from geolearn.fwi.misfits import MISFITS
+from geolearn.fwi.preconditioning import PRECONDITIONERS
+from geolearn.imaging.problem import ShotProblem
 
 __all__ = ["INPUTS_FILE", "FwiSettings", "load_inputs", "save_inputs"]
 
@@ -32,7 +32,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 
 @dataclass(frozen=True)
 class FwiSettings:
-    """Everything that steers an FWI run (validated; see :func:`geolearn.workflows.fwi`)."""
+    """Everything that steers an FWI run (validated; see :func:`geolearn.fwi.fwi`)."""
 
     misfit: str = "l2"
     optimizer: str = "lbfgs"

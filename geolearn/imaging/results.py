@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from geolearn.imaging.problem import ShotProblem
 from geolearn.viz.convergence import plot_convergence
 from geolearn.viz.gather import plot_gather
 from geolearn.viz.model import plot_image, plot_model
-from geolearn.workflows.acquisition import ShotProblem
 
 __all__ = ["FwiResult", "ImageResult", "SurveyResult"]
 

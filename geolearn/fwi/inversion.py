@@ -27,60 +27,28 @@ import torch
 from tqdm.auto import tqdm
 
 from geolearn.errors import StabilityError
+from geolearn.fwi.gradient import SOLVES, gradient_shot, misfit_shot
+from geolearn.fwi.multiscale import band_schedule, lowpass
+from geolearn.fwi.preconditioning import gradient_weights, water_mask
+from geolearn.fwi.state import FwiSettings, save_inputs
+from geolearn.imaging.problem import ShotProblem, as_velocity
+from geolearn.imaging.results import FwiResult, relative_error
+from geolearn.imaging.shots import executor
+from geolearn.imaging.survey_input import resolve_survey
+from geolearn.imaging.wavelet import estimate_wavelet
+from geolearn.io.state import restore_rng, rng_state, save_state
 from geolearn.parallel import ShotExecutor
+from geolearn.solvers.lbfgs import ProjectedLBFGS
 from geolearn.wave import Model
-from geolearn.workflows.acquisition import ShotProblem, as_velocity
-from geolearn.workflows.checkpoint import restore_rng, rng_state, save_state
-from geolearn.workflows.fwi_state import FwiSettings, save_inputs
-from geolearn.workflows.lbfgs import ProjectedLBFGS
-from geolearn.workflows.multiscale import band_schedule, lowpass
-from geolearn.workflows.preconditioning import gradient_weights, water_mask
-from geolearn.workflows.results import FwiResult, relative_error
-from geolearn.workflows.shots import SOLVES, executor, gradient_shot, misfit_shot
-from geolearn.workflows.survey_input import resolve_survey
-from geolearn.workflows.wavelet_estimation import estimate_wavelet
 
-__all__ = ["fwi", "fwi_gradient", "run_fwi"]
+__all__ = ["FwiRun", "finish", "fwi", "initial_state", "run_fwi"]
 
-logger = logging.getLogger("geolearn.workflows.fwi_inversion")
+logger = logging.getLogger("geolearn.fwi.inversion")
 
 HISTORY_KEYS = ("iteration", "band", "frequency", "misfit", "model_error", "step", "n_solves", "time")
 
 
-def fwi_gradient(
-    problem: ShotProblem, velocity: np.ndarray | torch.Tensor, observed: np.ndarray, *, misfit: str = "l2",
-    shots: list[int] | None = None, client: Any = None, n_workers: int = 2, progress: bool = False,
-) -> tuple[float, np.ndarray]:  # fmt: skip
-    """FWI misfit and its gradient w.r.t. velocity, summed over shots (serial or on Dask).
-
-    Parameters
-    ----------
-    problem : ShotProblem
-    velocity : array or tensor, shape (nx, nz)
-        m/s.
-    observed : ndarray, shape (n_shots, max_receivers, nt)
-    misfit : str
-        See :data:`geolearn.workflows.MISFITS`.
-    shots : list of int, optional
-        Shots to use (default all).
-    client, n_workers, progress
-        See :func:`geolearn.workflows.model_survey`.
-
-    Returns
-    -------
-    value : float
-    gradient : ndarray, shape (nx, nz)
-        Misfit units per m/s, float64; shot contributions summed in shot order.
-    """
-    v = as_velocity(velocity)
-    shots = list(range(problem.n_shots)) if shots is None else shots
-    with executor(client, n_workers=n_workers, progress=progress) as ex:
-        out = ex.map_reduce(gradient_shot, shots, problem, v, np.asarray(observed), misfit, progress=progress,
-                            desc="FWI gradient")  # fmt: skip
-    return float(out["value"]), np.asarray(out["gradient"], dtype=np.float64)
-
-
-class _Run:
+class FwiRun:
     """The inputs of one inversion and the band-dependent data derived from them."""
 
     def __init__(self, problem: ShotProblem, observed: np.ndarray, initial: np.ndarray, true: np.ndarray | None,
@@ -125,7 +93,7 @@ def initial_state(initial: np.ndarray) -> dict[str, Any]:
             "wavelet": None, "weights": None, "gradients": [], "elapsed": 0.0}  # fmt: skip
 
 
-def _start_band(run: _Run, state: dict[str, Any]) -> None:
+def _start_band(run: FwiRun, state: dict[str, Any]) -> None:
     s, p = run.settings, run.problem
     wavelet = lowpass(p.wavelets, p.dt, run.bands[state["band"]])
     state["wavelet"] = wavelet
@@ -140,7 +108,7 @@ def _start_band(run: _Run, state: dict[str, Any]) -> None:
 
 
 def _lbfgs_step(
-    run: _Run, state: dict, x: np.ndarray, f: float, g: np.ndarray, shots: list[int]
+    run: FwiRun, state: dict, x: np.ndarray, f: float, g: np.ndarray, shots: list[int]
 ) -> np.ndarray:
     s = run.settings
     opt = ProjectedLBFGS(*s.bounds, memory=s.lbfgs_memory)
@@ -171,7 +139,7 @@ def _lbfgs_step(
     return x
 
 
-def _adam_step(run: _Run, state: dict, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _adam_step(run: FwiRun, state: dict, x: np.ndarray, g: np.ndarray) -> np.ndarray:
     s = run.settings
     param = torch.tensor(x, dtype=torch.float64)
     adam = torch.optim.Adam([param], lr=s.learning_rate)
@@ -186,7 +154,7 @@ def _adam_step(run: _Run, state: dict, x: np.ndarray, g: np.ndarray) -> np.ndarr
     return param.numpy().copy()
 
 
-def run_fwi(run: _Run, state: dict[str, Any], callback: Callable[[int, dict], Any] | None = None) -> dict:
+def run_fwi(run: FwiRun, state: dict[str, Any], callback: Callable[[int, dict], Any] | None = None) -> dict:
     """Iterate from ``state`` to the end of the last band (saving the state as configured)."""
     s, p = run.settings, run.problem
     rng = np.random.default_rng(s.seed)
@@ -245,7 +213,7 @@ def run_fwi(run: _Run, state: dict[str, Any], callback: Callable[[int, dict], An
     return state
 
 
-def finish(run: _Run, state: dict[str, Any]) -> FwiResult:
+def finish(run: FwiRun, state: dict[str, Any]) -> FwiResult:
     """Build the result (misfits of the initial and final models on the last band's data)."""
     misfit_initial = run.misfit(state, run.initial)
     misfit_final = run.misfit(state, state["model"])
@@ -277,8 +245,8 @@ def fwi(
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
-        Observed data (see :func:`~geolearn.workflows.acquisition.resolve_survey`;
-        ``survey_kwargs`` go to :func:`~geolearn.workflows.problem_from_survey` for SEG-Y).
+        Observed data (see :func:`~geolearn.imaging.problem.resolve_survey`;
+        ``survey_kwargs`` go to :func:`~geolearn.imaging.problem_from_survey` for SEG-Y).
     initial : array (nx, nz), tensor, VelocityModel or path
         Starting velocity, m/s.
     spacing, origin : tuple of float, optional
@@ -297,9 +265,9 @@ def fwi(
     run_dir : path, optional
         Run directory: inputs are stored once and the state after every
         ``checkpoint_every`` iterations; continue an interrupted run with
-        :func:`geolearn.workflows.resume`. Refused if it already holds an FWI state.
+        :func:`geolearn.runs.resume`. Refused if it already holds an FWI state.
     client, n_workers, progress
-        Shot-parallel execution (see :func:`geolearn.workflows.model_survey`).
+        Shot-parallel execution (see :func:`geolearn.imaging.model_survey`).
     callback : callable, optional
         ``callback(iteration, entry)`` after each iteration (and its checkpoint).
 
@@ -325,6 +293,6 @@ def fwi(
         directory.mkdir(parents=True, exist_ok=True)
         save_inputs(directory, problem, observed, v0, true_v, settings)
     with executor(client, n_workers=n_workers, progress=progress) as ex:
-        run = _Run(problem, observed, v0, true_v, settings, directory, ex, progress)
+        run = FwiRun(problem, observed, v0, true_v, settings, directory, ex, progress)
         state = run_fwi(run, initial_state(v0), callback)
         return finish(run, state)

@@ -1,4 +1,4 @@
-"""Validation machinery of the configuration schema (see :mod:`geolearn.workflows.config`).
+"""Validation machinery of the configuration schema (see :mod:`geolearn.runs.config`).
 
 A schema is a frozen dataclass whose fields are made with :func:`key_field`: documentation,
 default and constraints live in the field metadata, and :func:`build_section` turns a raw TOML

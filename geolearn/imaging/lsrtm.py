@@ -26,20 +26,20 @@ import numpy as np
 import torch
 
 from geolearn.errors import ConfigError
+from geolearn.imaging.modeling import model_records
+from geolearn.imaging.problem import ShotProblem
+from geolearn.imaging.results import ImageResult
+from geolearn.imaging.rtm import migrate, write_image_file
+from geolearn.imaging.shots import SOLVES, born_shot, executor, migrate_shot
+from geolearn.imaging.survey_input import resolve_survey
 from geolearn.operators import Diagonal, LinearOperator, operator_norm
+from geolearn.operators.transforms import DCT2
 from geolearn.parallel import ShotExecutor
 from geolearn.solvers import fista, tikhonov_cg
-from geolearn.workflows.acquisition import ShotProblem
-from geolearn.workflows.results import ImageResult
-from geolearn.workflows.rtm_imaging import migrate, write_image_file
-from geolearn.workflows.shots import SOLVES, born_shot, executor, migrate_shot
-from geolearn.workflows.survey_input import resolve_survey
-from geolearn.workflows.survey_modeling import model_records
-from geolearn.workflows.transforms import DCT2
 
 __all__ = ["BornShots", "lsrtm"]
 
-logger = logging.getLogger("geolearn.workflows.lsrtm_imaging")
+logger = logging.getLogger("geolearn.imaging.lsrtm")
 
 METHODS = ("cg", "fista")
 TRANSFORMS = ("none", "dct")
@@ -122,7 +122,7 @@ def lsrtm(
     Parameters
     ----------
     survey, velocity, spacing, origin, survey_kwargs
-        As in :func:`geolearn.workflows.rtm`.
+        As in :func:`geolearn.imaging.rtm`.
     method : {"cg", "fista"}
     iterations : int
         Solver iterations (each costs one Born and one adjoint Born per shot: 4 solves).
@@ -142,7 +142,7 @@ def lsrtm(
     output : path, optional
         SEG-Y image (depth axis, coordinates).
     client, n_workers, progress
-        Shot-parallel execution (see :func:`geolearn.workflows.model_survey`).
+        Shot-parallel execution (see :func:`geolearn.imaging.model_survey`).
 
     Returns
     -------

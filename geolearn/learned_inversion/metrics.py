@@ -37,7 +37,7 @@ __all__ = [
     "ssim_map",
 ]
 
-logger = logging.getLogger("geolearn.workflows.metrics")
+logger = logging.getLogger("geolearn.learned_inversion.metrics")
 
 
 def _pair(estimate: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import torch
 
-from geolearn._settings import fast_mode
 from geolearn.operators import MatrixOperator
+from geolearn.settings import fast_mode
 from geolearn.solvers import fista, ista
 from geolearn.viz.convergence import plot_convergence, save_figure
 
 __all__ = ["run_demo", "sparse_recovery_demo"]
 
-log = logging.getLogger("geolearn.workflows.demo")
+log = logging.getLogger("geolearn.cli.demo_sparse")
 
 
 def sparse_recovery_demo(
@@ -92,7 +92,7 @@ def run_demo(output: str | Path, *, kind: str = "seismic", progress: bool = True
     if kind == "sparse":
         return sparse_recovery_demo(output, progress=progress)
     if kind == "seismic":
-        from geolearn.workflows.seismic_demo import seismic_demo
+        from geolearn.cli.demo_seismic import seismic_demo
 
         return seismic_demo(output, progress=progress, fast=fast_mode())
     raise ValueError(f"unknown demo kind {kind!r}; valid: 'seismic', 'sparse'")

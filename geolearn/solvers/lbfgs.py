@@ -104,7 +104,7 @@ class ProjectedLBFGS:
         self.s, self.y = [], []
 
     def state_dict(self) -> dict[str, Any]:
-        """The complete optimiser state (storable with :func:`geolearn.workflows.save_state`)."""
+        """The complete optimiser state (storable with :func:`geolearn.io.state.save_state`)."""
         return {"s": list(self.s), "y": list(self.y), "lower": self.lower, "upper": self.upper,
                 "memory": self.memory, "c1": self.c1}  # fmt: skip
 

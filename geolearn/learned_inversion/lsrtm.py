@@ -11,12 +11,12 @@ network stands in for the physics: the networks only correct images.
   image-domain (or transform-domain) thresholds, plus an optional :class:`ImageCorrection` CNN
   per layer.
 - :func:`train_learned_lsrtm`: supervised training on pairs ``(J δv, δv)`` from
-  :mod:`geolearn.workflows.model_generator`, on the image error and optionally the data misfit
+  :mod:`geolearn.learned_inversion.generator`, on the image error and optionally the data misfit
   ``‖J x̂ − y‖`` (:func:`lsrtm_loss`), so that images also explain the data.
 - :func:`cg_lsrtm`, :func:`pnp_fista_lsrtm`, :func:`deq_lsrtm`: the classical baseline, plug-and-play
   FISTA with a trained denoiser, and the deep-equilibrium variant.
 
-Cost: wrap ``J`` in :class:`~geolearn.workflows.metrics.CountingOperator` to count J/Jᵀ; a
+Cost: wrap ``J`` in :class:`~geolearn.learned_inversion.metrics.CountingOperator` to count J/Jᵀ; a
 ``K``-layer unrolled scheme started at zero costs ``2K − 1`` applications, like ``K − 1`` CG
 iterations.
 """
@@ -30,10 +30,10 @@ from torch import nn
 
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned import DEQ, DnCNN, PnPISTA, Trainer, TrainingHistory, UnrolledISTA, train_denoiser
+from geolearn.learned.cnn import zero_output_cnn
 from geolearn.learned.training import Loss
 from geolearn.operators import LinearOperator, operator_norm
 from geolearn.solvers import tikhonov_cg
-from geolearn.workflows._cnn import zero_output_cnn
 
 __all__ = [
     "ImageCorrection",
@@ -51,7 +51,7 @@ __all__ = [
     "train_lsrtm_denoiser",
 ]
 
-logger = logging.getLogger("geolearn.workflows.learned_lsrtm")
+logger = logging.getLogger("geolearn.learned_inversion.lsrtm")
 
 
 class ImageCorrection(nn.Module):
@@ -118,8 +118,8 @@ class ScaledDenoiser(nn.Module):
 class TransformedScheme(nn.Module):
     """A scheme run on coefficients ``c`` of an orthonormal synthesis ``S``: image ``= S c``.
 
-    ``S`` maps coefficients to images, like :class:`~geolearn.workflows.DCT2` (and
-    :func:`~geolearn.workflows.lsrtm`'s ``transform="dct"``). The wrapped scheme was built on
+    ``S`` maps coefficients to images, like :class:`~geolearn.operators.DCT2` (and
+    :func:`~geolearn.imaging.lsrtm`'s ``transform="dct"``). The wrapped scheme was built on
     ``J S``, so its thresholds act on the analysis coefficients ``Sᵀ x`` (for ``DCT2``, the
     DCT coefficients of the image). ``forward(y, n_layers=None)`` returns images ``(B, nx, nz)``.
     """
@@ -190,7 +190,7 @@ def learned_lsrtm(
     ----------
     J : LinearOperator
         Born operator (domain ``(nx, nz)`` in m/s, range records), possibly wrapped in a
-        :class:`~geolearn.workflows.metrics.CountingOperator`.
+        :class:`~geolearn.learned_inversion.metrics.CountingOperator`.
     n_layers : int
         ``K``; costs ``2K − 1`` J/Jᵀ applications per sample from ``x₀ = 0``.
     step : float
@@ -208,7 +208,7 @@ def learned_lsrtm(
         CNN nonlinearity.
     transform : LinearOperator, optional
         Orthonormal synthesis ``S`` on ``(nx, nz)`` (coefficients to image, e.g.
-        :class:`~geolearn.workflows.DCT2`): the scheme runs on ``J S`` so thresholds act on
+        :class:`~geolearn.operators.DCT2`): the scheme runs on ``J S`` so thresholds act on
         ``Sᵀ x`` (returns a :class:`TransformedScheme`); the corrections then act on coefficients.
     seed : int
         Seed of the CNN initialisation (layer ``k`` uses ``seed + k``).
@@ -335,7 +335,7 @@ def cg_lsrtm(J: LinearOperator, y: torch.Tensor, n_iter: int) -> torch.Tensor:
     """Classical LSRTM: ``n_iter`` conjugate-gradient iterations on ``JᵀJ x = Jᵀy`` from zero.
 
     Costs ``2 n_iter + 1`` applications (Jᵀy, then one J and one Jᵀ per iteration; ``J 0`` is
-    free through :class:`~geolearn.workflows.metrics.CountingOperator`). Returns ``(B, nx, nz)``.
+    free through :class:`~geolearn.learned_inversion.metrics.CountingOperator`). Returns ``(B, nx, nz)``.
     """
     if n_iter < 1:
         raise ConfigError(f"n_iter must be >= 1, got {n_iter}")

@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from geolearn.fwi.inversion import fwi
+from geolearn.imaging.lsrtm import lsrtm
+from geolearn.imaging.modeling import model_survey
+from geolearn.imaging.rtm import rtm
 from geolearn.io import write_model
+from geolearn.io.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
 from geolearn.viz import save_figure
-from geolearn.workflows.fwi_inversion import fwi
-from geolearn.workflows.lsrtm_imaging import lsrtm
-from geolearn.workflows.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
-from geolearn.workflows.rtm_imaging import rtm
-from geolearn.workflows.survey_modeling import model_survey
 
 __all__ = ["seismic_demo"]
 
-log = logging.getLogger("geolearn.workflows.seismic_demo")
+log = logging.getLogger("geolearn.cli.demo_seismic")
 
 
 def _correlation(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from geolearn.errors import ConfigError
-from geolearn.workflows._schema import build_section, fail, key_field, unknown_key
+from geolearn.runs.schema import build_section, fail, key_field, unknown_key
 
 if sys.version_info >= (3, 11):
     import tomllib

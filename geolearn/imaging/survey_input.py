@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from geolearn.errors import GeometryError, ModelError, ShapeError
-from geolearn.workflows.acquisition import ShotProblem, as_velocity, choose_dt
+from geolearn.imaging.problem import ShotProblem, as_velocity, choose_dt
 
 __all__ = ["problem_from_survey", "resolve_survey"]
 
-logger = logging.getLogger("geolearn.workflows.survey_input")
+logger = logging.getLogger("geolearn.imaging.survey_input")
 
 
 def problem_from_survey(
@@ -144,7 +144,7 @@ def resolve_survey(
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records) pair, geolearn.io.Survey or path
-        A modelled survey (:func:`~geolearn.workflows.model_survey`), an explicit pair with
+        A modelled survey (:func:`~geolearn.imaging.model_survey`), an explicit pair with
         records ``(n_shots, max_receivers, nt)``, or SEG-Y (see :func:`problem_from_survey`,
         which receives ``kwargs``).
     velocity : array, tensor, VelocityModel or path

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from geolearn.errors import ConfigError
+from geolearn.imaging.modeling import model_records
+from geolearn.imaging.problem import ShotProblem
 from geolearn.parallel import ShotExecutor
-from geolearn.workflows.acquisition import ShotProblem
-from geolearn.workflows.survey_modeling import model_records
 
 __all__ = ["estimate_wavelet"]
 

@@ -80,7 +80,7 @@ def _progress(ctx: click.Context) -> bool:
 @click.pass_context
 def demo(ctx: click.Context, output: Path, kind: str) -> None:
     """Run the demonstration and write its outputs and figures to OUTPUT."""
-    from geolearn.workflows.demo import run_demo
+    from geolearn.cli.demo_sparse import run_demo
 
     summary = run_demo(output, kind=kind, progress=_progress(ctx))
     click.echo(summary)
@@ -174,8 +174,8 @@ def model(ctx: click.Context, velocity: Path, output: Path, shape: Any, spacing:
           source_spacing: float, receiver_spacing: float, source_depth: float, receiver_depth: float,
           record_length: float, f0: float, space_order: int, nbl: int, workers: int, scheduler: str | None) -> None:  # fmt: skip
     """Model a synthetic survey over the VELOCITY model (SEG-Y or raw binary) and write it as SEG-Y."""
+    from geolearn.imaging import model_survey
     from geolearn.viz import save_figure
-    from geolearn.workflows import model_survey
 
     vel = _read_velocity(velocity, shape, spacing, unit)
     result = model_survey(
@@ -224,8 +224,8 @@ def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, meth
         import numpy as np
 
         from geolearn.io import write_image
+        from geolearn.learned_inversion import learned_migrate
         from geolearn.viz import plot_image
-        from geolearn.workflows import learned_migrate
 
         image = learned_migrate(
             survey, vel, weights, z_positive=z_positive, f0=f0, space_order=space_order, nbl=nbl
@@ -236,7 +236,7 @@ def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, meth
         click.echo(f"wrote {output}: learned image {image.shape[0]} x {image.shape[1]}")
         click.echo(f"figure: {figure}")
         return
-    from geolearn.workflows import lsrtm, rtm
+    from geolearn.imaging import lsrtm, rtm
 
     parallel = {"client": _client(workers, scheduler), "n_workers": workers}
     if method == "rtm":
@@ -293,7 +293,7 @@ _set_option = click.option(
 @click.pass_context
 def fwi(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...]) -> None:
     """Run full-waveform inversion as the TOML CONFIG describes (see docs/workflows_config.md)."""
-    from geolearn.workflows import load_config, run_from_config
+    from geolearn.runs import load_config, run_from_config
 
     cfg = load_config(config, overrides=_overrides(ctx, settings))
     if cfg.run.workflow != "fwi":
@@ -316,7 +316,7 @@ def fwi(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, 
 @click.pass_context
 def run_config(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...]) -> None:
     """Run whichever workflow (model, rtm, lsrtm, fwi) the TOML CONFIG names in run.workflow."""
-    from geolearn.workflows import load_config, run_from_config
+    from geolearn.runs import load_config, run_from_config
 
     cfg = load_config(config, overrides=_overrides(ctx, settings))
     result = run_from_config(cfg, overwrite=overwrite)
@@ -332,8 +332,8 @@ def run_config(ctx: click.Context, config: Path, overwrite: bool, settings: tupl
 @click.pass_context
 def resume(ctx: click.Context, run_dir: Path, workers: int, scheduler: str | None) -> None:
     """Continue the interrupted FWI run in RUN_DIR from its last saved iteration."""
+    from geolearn.runs import resume as resume_run
     from geolearn.viz import save_figure
-    from geolearn.workflows import resume as resume_run
 
     result = resume_run(
         run_dir, client=_client(workers, scheduler), n_workers=workers, progress=_progress(ctx)

@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from geolearn._atomic import atomic_path
+from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError, GeometryError
+from geolearn.learned_inversion.metrics import CostCounter, CountingOperator
 from geolearn.wave import BornOperator, Geometry, Model
-from geolearn.workflows.metrics import CostCounter, CountingOperator
 
 __all__ = ["KINDS", "LoadedNetwork", "learned_migrate", "load_learned", "operator_config", "save_learned"]
 
-logger = logging.getLogger("geolearn.workflows.learned_io")
+logger = logging.getLogger("geolearn.learned_inversion.persistence")
 
 KINDS = ("learned_lsrtm", "learned_fwi")
 FORMAT_VERSION = 1
@@ -129,8 +129,8 @@ def save_learned(
     path : path-like
         Destination file (conventionally ``.pt``).
     net : nn.Module
-        Built by :func:`~geolearn.workflows.learned_lsrtm.learned_lsrtm` (``kind="learned_lsrtm"``,
-        ``velocity`` = the Born background) or :class:`~geolearn.workflows.learned_fwi.LearnedFWI`
+        Built by :func:`~geolearn.learned_inversion.lsrtm.learned_lsrtm` (``kind="learned_lsrtm"``,
+        ``velocity`` = the Born background) or :class:`~geolearn.learned_inversion.fwi.LearnedFWI`
         (``kind="learned_fwi"``).
     hyper : dict
         The builder's keyword arguments (ints, floats, bools, strings).
@@ -228,12 +228,12 @@ def load_learned(
     counter = CostCounter()
     J = None
     if kind == "learned_lsrtm":
-        from geolearn.workflows.learned_lsrtm import learned_lsrtm
+        from geolearn.learned_inversion.lsrtm import learned_lsrtm
 
         J = CountingOperator(BornOperator(model, geometry, velocity.to(model.dtype)), counter)
         net = learned_lsrtm(J, **hyper)
     else:
-        from geolearn.workflows.learned_fwi import LearnedFWI
+        from geolearn.learned_inversion.fwi import LearnedFWI
 
         net = LearnedFWI(model, geometry, counter=counter, **hyper)
     try:
@@ -260,7 +260,7 @@ def learned_migrate(
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
-        Anything :func:`~geolearn.workflows.survey_input.resolve_survey` accepts.
+        Anything :func:`~geolearn.imaging.survey_input.resolve_survey` accepts.
     velocity : array, tensor, VelocityModel or path
         Migration (background) velocity in m/s on the survey grid ``(nx, nz)``.
     weights_path : path-like
@@ -271,7 +271,7 @@ def learned_migrate(
         Subtract the records modelled in the background velocity (direct wave and smooth-model
         arrivals) so that the network sees scattered (Born-like) data, as in training.
     **survey_kwargs
-        Passed to :func:`~geolearn.workflows.survey_input.resolve_survey` (e.g. ``f0``).
+        Passed to :func:`~geolearn.imaging.survey_input.resolve_survey` (e.g. ``f0``).
 
     Returns
     -------
@@ -283,8 +283,8 @@ def learned_migrate(
     GeometryError
         The survey's grid, acquisition, time axis or velocity differ from the training ones.
     """
+    from geolearn.imaging.survey_input import resolve_survey
     from geolearn.wave import WaveModeling
-    from geolearn.workflows.survey_input import resolve_survey
 
     problem, observed, vp = resolve_survey(survey, velocity, spacing, **survey_kwargs)
     model = problem.model()

@@ -36,7 +36,7 @@ __all__ = [
     "starting_models",
 ]
 
-logger = logging.getLogger("geolearn.workflows.model_generator")
+logger = logging.getLogger("geolearn.learned_inversion.generator")
 
 MODEL_KINDS = ("layered", "faulted", "lens")
 #: Velocity of the water layer, m/s.

@@ -40,14 +40,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from geolearn.errors import ConfigError, ShapeError
+from geolearn.learned.cnn import zero_output_cnn
 from geolearn.learned.constraints import bounded, bounded_inverse
+from geolearn.learned_inversion.metrics import CostCounter
 from geolearn.wave import Geometry, Model, WaveModeling, fwi_objective
-from geolearn.workflows._cnn import zero_output_cnn
-from geolearn.workflows.metrics import CostCounter
 
 __all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "train_learned_fwi"]
 
-logger = logging.getLogger("geolearn.workflows.learned_fwi")
+logger = logging.getLogger("geolearn.learned_inversion.fwi")
 
 
 class LearnedFWI(nn.Module):

@@ -12,21 +12,22 @@ from scipy.interpolate import RegularGridInterpolator
 from scipy.ndimage import gaussian_filter
 
 from geolearn.errors import ConfigError
+from geolearn.fwi.inversion import FwiRun, finish, fwi, initial_state, run_fwi
+from geolearn.fwi.state import FwiSettings, load_inputs
+from geolearn.imaging.lsrtm import lsrtm
+from geolearn.imaging.modeling import model_survey
+from geolearn.imaging.problem import choose_dt
+from geolearn.imaging.results import FwiResult, ImageResult, SurveyResult
+from geolearn.imaging.rtm import rtm
+from geolearn.imaging.shots import executor
+from geolearn.io.state import load_state
+from geolearn.runs.checkpoint import RunDirectory
+from geolearn.runs.config import Config, VelocityConfig, load_config
 from geolearn.viz.convergence import save_figure
-from geolearn.workflows.acquisition import choose_dt
-from geolearn.workflows.checkpoint import RunDirectory, load_state
-from geolearn.workflows.config import Config, VelocityConfig, load_config
-from geolearn.workflows.fwi_inversion import _Run, finish, fwi, initial_state, run_fwi
-from geolearn.workflows.fwi_state import FwiSettings, load_inputs
-from geolearn.workflows.lsrtm_imaging import lsrtm
-from geolearn.workflows.results import FwiResult, ImageResult, SurveyResult
-from geolearn.workflows.rtm_imaging import rtm
-from geolearn.workflows.shots import executor
-from geolearn.workflows.survey_modeling import model_survey
 
 __all__ = ["load_velocity", "resume", "run_from_config"]
 
-logger = logging.getLogger("geolearn.workflows.runs")
+logger = logging.getLogger("geolearn.runs.run")
 
 
 def resume(
@@ -37,15 +38,15 @@ def resume(
 
     The run continues at the iteration after the last saved state, with the saved model,
     optimiser memory, band, wavelet, preconditioner, RNG state and history; the result equals
-    that of an uninterrupted run (see :mod:`geolearn.workflows.fwi_inversion`). A directory
+    that of an uninterrupted run (see :mod:`geolearn.fwi.inversion`). A directory
     without a state yet starts from the beginning; a finished run returns its result.
 
     Parameters
     ----------
     run_dir : path
-        Directory given to :func:`geolearn.workflows.fwi` (or ``run.output_dir`` of a config).
+        Directory given to :func:`geolearn.fwi.fwi` (or ``run.output_dir`` of a config).
     client, n_workers, progress, callback
-        As in :func:`geolearn.workflows.fwi` (where shots run may differ from the first run;
+        As in :func:`geolearn.fwi.fwi` (where shots run may differ from the first run;
         results then agree to rounding rather than bitwise).
 
     Raises
@@ -60,7 +61,7 @@ def resume(
     state = load_state(directory) if (directory / "state.npz").is_file() else initial_state(initial)
     logger.info("resuming %s after iteration %d", directory, state["iteration"])
     with executor(client, n_workers=n_workers, progress=progress) as ex:
-        run = _Run(problem, observed, initial, true, settings, directory, ex, progress)
+        run = FwiRun(problem, observed, initial, true, settings, directory, ex, progress)
         return finish(run, run_fwi(run, state, callback))
 
 
@@ -137,7 +138,7 @@ def run_from_config(
     Parameters
     ----------
     config : Config, path to a TOML file, or mapping
-        Validated with :func:`geolearn.workflows.load_config` (``overrides`` as there).
+        Validated with :func:`geolearn.runs.load_config` (``overrides`` as there).
     overwrite : bool
         Reuse an output directory that already holds an FWI run.
 

@@ -28,7 +28,7 @@ from geolearn.wave.geometry import DEFAULT_CFL_FRACTION
 
 __all__ = ["ShotProblem", "as_velocity", "choose_dt", "surface_acquisition"]
 
-logger = logging.getLogger("geolearn.workflows.acquisition")
+logger = logging.getLogger("geolearn.imaging.problem")
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -1,6 +1,6 @@
 """Per-shot wave-equation work, run in-process or inside Dask workers.
 
-Every function here takes a shot index, a :class:`~geolearn.workflows.acquisition.ShotProblem`
+Every function here takes a shot index, a :class:`~geolearn.imaging.problem.ShotProblem`
 and plain arrays (velocity ``(nx, nz)`` m/s, records ``(n_shots, max_receivers, nt)``), builds
 the wave layer's :class:`~geolearn.wave.ShotPropagator` for that one shot where it runs, and
 returns NumPy arrays or dicts of them, ready for :func:`geolearn.parallel.tree_sum`.
@@ -8,7 +8,7 @@ returns NumPy arrays or dicts of them, ready for :func:`geolearn.parallel.tree_s
 
 Cost of each call in wave-equation solves (one solve = one time-stepping sweep):
 :func:`forward_shot` 1, :func:`born_shot` 2 (background and scattered fields in one sweep
-count as 2), :func:`migrate_shot` 2, :func:`gradient_shot` 2.
+count as 2), :func:`migrate_shot` 2 (FWI's per-shot tasks are in :mod:`geolearn.fwi.gradient`).
 """
 
 from __future__ import annotations
@@ -19,23 +19,21 @@ from typing import Any
 
 import numpy as np
 
+from geolearn.imaging.problem import ShotProblem
 from geolearn.parallel import ShotExecutor
 from geolearn.wave import ShotPropagator
-from geolearn.workflows.acquisition import ShotProblem
-from geolearn.workflows.misfits import misfit_and_residual
 
 __all__ = [
     "SOLVES",
     "born_shot",
     "executor",
     "forward_shot",
-    "gradient_shot",
     "migrate_shot",
-    "misfit_shot",
+    "shot_propagator",
 ]
 
 #: Wave-equation solves per shot of each per-shot function.
-SOLVES = {"forward": 1, "born": 2, "migrate": 2, "gradient": 2, "misfit": 1}
+SOLVES = {"forward": 1, "born": 2, "migrate": 2}
 
 
 @contextlib.contextmanager
@@ -53,7 +51,7 @@ def executor(
         ex.close()
 
 
-def _propagator(
+def shot_propagator(
     problem: ShotProblem, shot: int, velocity: np.ndarray, wavelet: np.ndarray | None = None
 ) -> ShotPropagator:
     """The wave layer's propagator for ``shot`` over a one-shot geometry built here."""
@@ -70,12 +68,12 @@ def forward_shot(
 
     ``wavelet`` overrides the problem's: ``(nt,)`` shared or ``(n_shots, nt)``.
     """
-    return _propagator(problem, shot, velocity, wavelet).forward()[0].astype(np.float64)
+    return shot_propagator(problem, shot, velocity, wavelet).forward()[0].astype(np.float64)
 
 
 def born_shot(shot: int, problem: ShotProblem, velocity: np.ndarray, perturbation: np.ndarray) -> np.ndarray:
     """Born modelling ``J(v0) δv`` of one shot: records ``(n_receivers, nt)`` for ``δv`` in m/s."""
-    return _propagator(problem, shot, velocity).born(perturbation).astype(np.float64)
+    return shot_propagator(problem, shot, velocity).born(perturbation).astype(np.float64)
 
 
 def migrate_shot(
@@ -105,7 +103,7 @@ def migrate_shot(
         ``image``: ``Jᵀ d`` in the velocity parametrisation, ``(nx, nz)``; ``illumination``:
         ``Σ_t (∂²u/∂t²)²`` ``(nx, nz)`` (when asked); ``data_norm2``: ``‖d‖²`` of what was migrated.
     """
-    prop = _propagator(problem, shot, velocity)
+    prop = shot_propagator(problem, shot, velocity)
     d = np.asarray(data[shot, : prop.n_receivers])
     d0, snaps = prop.forward(save=1)
     residual = (d - d0) if subtract_background else d
@@ -116,50 +114,3 @@ def migrate_shot(
     if illumination:
         out["illumination"] = prop.illumination(snaps)
     return out
-
-
-def gradient_shot(
-    shot: int,
-    problem: ShotProblem,
-    velocity: np.ndarray,
-    observed: np.ndarray,
-    misfit: str = "l2",
-    wavelet: np.ndarray | None = None,
-    illumination: bool = False,
-) -> dict[str, Any]:
-    """Misfit of one shot and its gradient w.r.t. velocity (adjoint state).
-
-    Parameters
-    ----------
-    observed : ndarray, shape (n_shots, max_receivers, nt)
-        Observed records (already band-limited for multiscale FWI).
-    misfit : str
-        A name from :data:`geolearn.workflows.misfits.MISFITS`; its adjoint source drives the
-        adjoint sweep.
-    wavelet : ndarray, optional
-        Wavelet override, ``(nt,)`` or ``(n_shots, nt)``.
-    illumination : bool
-        Also return the source illumination (for preconditioning).
-
-    Returns
-    -------
-    dict
-        ``value`` (float), ``gradient`` ``(nx, nz)`` in misfit units per m/s, and
-        ``illumination`` ``(nx, nz)`` when asked.
-    """
-    prop = _propagator(problem, shot, velocity, wavelet)
-    d_obs = np.asarray(observed[shot, : prop.n_receivers], dtype=np.float64)
-    d, snaps = prop.forward(save=1)
-    value, residual = misfit_and_residual(misfit, d, d_obs)
-    out: dict[str, Any] = {"value": value, "gradient": prop.adjoint(residual, snaps)}
-    if illumination:
-        out["illumination"] = prop.illumination(snaps)
-    return out
-
-
-def misfit_shot(
-    shot: int, problem: ShotProblem, velocity: np.ndarray, observed: np.ndarray, misfit: str = "l2"
-) -> float:
-    """Misfit of one shot (forward modelling only, 1 solve)."""
-    d = forward_shot(shot, problem, velocity)
-    return misfit_and_residual(misfit, d, np.asarray(observed[shot, : d.shape[0]], dtype=np.float64))[0]

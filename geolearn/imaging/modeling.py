@@ -12,14 +12,14 @@ import numpy as np
 import torch
 
 from geolearn.errors import GeometryError
+from geolearn.imaging.problem import ShotProblem, as_velocity, surface_acquisition
+from geolearn.imaging.results import SurveyResult
+from geolearn.imaging.shots import SOLVES, executor, forward_shot
 from geolearn.parallel import ShotExecutor
-from geolearn.workflows.acquisition import ShotProblem, as_velocity, surface_acquisition
-from geolearn.workflows.results import SurveyResult
-from geolearn.workflows.shots import SOLVES, executor, forward_shot
 
 __all__ = ["model_records", "model_survey"]
 
-logger = logging.getLogger("geolearn.workflows.survey_modeling")
+logger = logging.getLogger("geolearn.imaging.modeling")
 
 
 def model_records(
@@ -84,7 +84,7 @@ def model_survey(
         Explicit receiver positions.
     source_spacing, receiver_spacing : float, optional
         Evenly spaced surface lines over the model's x extent instead of explicit positions
-        (see :func:`~geolearn.workflows.acquisition.surface_acquisition`), at
+        (see :func:`~geolearn.imaging.problem.surface_acquisition`), at
         ``source_depth``/``receiver_depth`` m.
     record_length : float
         Recording time in s.

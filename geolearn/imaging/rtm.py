@@ -12,15 +12,15 @@ import numpy as np
 import torch
 
 from geolearn.errors import ConfigError
+from geolearn.imaging.problem import ShotProblem
+from geolearn.imaging.results import ImageResult
+from geolearn.imaging.shots import SOLVES, executor, migrate_shot
+from geolearn.imaging.survey_input import resolve_survey
 from geolearn.parallel import ShotExecutor
-from geolearn.workflows.acquisition import ShotProblem
-from geolearn.workflows.results import ImageResult
-from geolearn.workflows.shots import SOLVES, executor, migrate_shot
-from geolearn.workflows.survey_input import resolve_survey
 
 __all__ = ["laplacian_filter", "migrate", "rtm", "write_image_file"]
 
-logger = logging.getLogger("geolearn.workflows.rtm_imaging")
+logger = logging.getLogger("geolearn.imaging.rtm")
 
 
 def laplacian_filter(image: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
@@ -43,7 +43,7 @@ def migrate(
     problem: ShotProblem, velocity: np.ndarray, data: np.ndarray, ex: ShotExecutor, *,
     subtract_background: bool = False, progress: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Sum of :func:`~geolearn.workflows.shots.migrate_shot` over all shots (``image``, ``illumination``, ``data_norm2``)."""
+    """Sum of :func:`~geolearn.imaging.shots.migrate_shot` over all shots (``image``, ``illumination``, ``data_norm2``)."""
     return ex.map_reduce(migrate_shot, range(problem.n_shots), problem, velocity, data, subtract_background,
                          progress=progress, desc="RTM")  # fmt: skip
 
@@ -81,8 +81,8 @@ def rtm(
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
-        The data (see :func:`~geolearn.workflows.acquisition.resolve_survey`). For SEG-Y,
-        ``survey_kwargs`` go to :func:`~geolearn.workflows.acquisition.problem_from_survey`
+        The data (see :func:`~geolearn.imaging.problem.resolve_survey`). For SEG-Y,
+        ``survey_kwargs`` go to :func:`~geolearn.imaging.problem.problem_from_survey`
         (``z_positive``, ``f0``, ``delay``, ``shots``, ``nbl``, ``space_order``, ...).
     velocity : array (nx, nz), tensor, VelocityModel or path
         Migration velocity in m/s (smooth).
@@ -97,7 +97,7 @@ def rtm(
     output : path, optional
         SEG-Y image to write (depth axis in the sample interval, CDP x coordinates).
     client, n_workers, progress
-        Shot-parallel execution (see :func:`geolearn.workflows.model_survey`).
+        Shot-parallel execution (see :func:`geolearn.imaging.model_survey`).
 
     Returns
     -------

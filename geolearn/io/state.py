@@ -1,13 +1,14 @@
-"""Run directories and atomic inversion state: never lose a long inversion to a crash.
+"""Atomic, pickle-free inversion state: never lose a long inversion to a crash.
 
-A run directory holds the configuration that started the run and the latest state::
+A run directory (:class:`geolearn.runs.RunDirectory`) holds the configuration that started the
+run and the latest state::
 
     run_dir/
       config.toml   the validated configuration (written once, at creation)
       state.npz     the latest state (replaced atomically after every iteration)
 
 ``state.npz`` is written under a temporary name in the same directory, flushed to disk and
-renamed over the previous file (:func:`geolearn._atomic.atomic_path`), so a process killed at
+renamed over the previous file (:func:`geolearn.atomic.atomic_path`), so a process killed at
 any instant leaves either the previous complete state or the new complete state. The file is
 a NumPy archive plus a JSON skeleton (no pickle: loading a checkpoint cannot run code);
 arbitrary nested dicts/lists/tuples of NumPy arrays, torch tensors, numbers, strings and paths
@@ -62,19 +63,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomli_w
 import torch
 
-from geolearn._atomic import atomic_path, atomic_write, stale_temporaries
-from geolearn.errors import ConfigError
-from geolearn.workflows import _state_codec
-from geolearn.workflows.config import Config, load_config
+from geolearn.atomic import atomic_write
+from geolearn.io import state_codec
 
-__all__ = ["RunDirectory", "load_state", "restore_rng", "rng_state", "save_state"]
+__all__ = ["STATE_FILE", "load_state", "restore_rng", "rng_state", "save_state"]
 
-log = logging.getLogger("geolearn.workflows.checkpoint")
+log = logging.getLogger("geolearn.io.state")
 
-CONFIG_FILE = "config.toml"
 STATE_FILE = "state.npz"
 _FORMAT = "geolearn-state"
 _VERSION = 1
@@ -108,8 +105,8 @@ def save_state(run_dir: str | os.PathLike[str], state: Mapping[str, Any]) -> Pat
     if not isinstance(state, Mapping):
         raise TypeError(f"state must be a mapping (dict), got {type(state).__name__}")
     # Encode first: an unsupported value fails before the file system is touched.
-    skeleton, arrays = _state_codec.encode({"format": _FORMAT, "version": _VERSION, "state": dict(state)}, "")
-    arrays[_state_codec.SKELETON_KEY] = np.frombuffer(skeleton, dtype=np.uint8)
+    skeleton, arrays = state_codec.encode({"format": _FORMAT, "version": _VERSION, "state": dict(state)}, "")
+    arrays[state_codec.SKELETON_KEY] = np.frombuffer(skeleton, dtype=np.uint8)
     target = Path(run_dir) / STATE_FILE
     with atomic_write(target, "wb") as fh:
         np.savez(fh, allow_pickle=False, **arrays)
@@ -137,11 +134,11 @@ def load_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no saved state in {run_dir}: {path} does not exist")
     with np.load(path, allow_pickle=False) as archive:
-        if _state_codec.SKELETON_KEY not in archive.files:
-            raise ValueError(f"{path} is not a geolearn state file (no {_state_codec.SKELETON_KEY} member)")
+        if state_codec.SKELETON_KEY not in archive.files:
+            raise ValueError(f"{path} is not a geolearn state file (no {state_codec.SKELETON_KEY} member)")
         arrays = {name: archive[name] for name in archive.files}
-    skeleton = arrays.pop(_state_codec.SKELETON_KEY).tobytes()
-    wrapper = _state_codec.decode(skeleton, arrays)
+    skeleton = arrays.pop(state_codec.SKELETON_KEY).tobytes()
+    wrapper = state_codec.decode(skeleton, arrays)
     if not isinstance(wrapper, dict) or wrapper.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a geolearn state file")
     if wrapper.get("version") != _VERSION:
@@ -206,114 +203,3 @@ def restore_rng(
         torch_generator.set_state(state["torch"])
     if "torch_global" in state:
         torch.set_rng_state(state["torch_global"])
-
-
-def _config_mapping(config: Config | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(config, Config):
-        return config.to_dict()
-    if isinstance(config, Mapping):
-        return load_config(config).to_dict()
-    raise TypeError(f"config must be a geolearn Config or a mapping, got {type(config).__name__}")
-
-
-class RunDirectory:
-    """A directory holding one run's configuration and its latest state.
-
-    Use :meth:`create` to start a run and :meth:`open` to resume one.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The directory (must exist; prefer the constructors).
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise FileNotFoundError(f"run directory {self.path} does not exist")
-
-    @property
-    def config_path(self) -> Path:
-        """``path/config.toml``."""
-        return self.path / CONFIG_FILE
-
-    @property
-    def state_path(self) -> Path:
-        """``path/state.npz``."""
-        return self.path / STATE_FILE
-
-    @classmethod
-    def create(
-        cls, path: str | os.PathLike[str], config: Config | Mapping[str, Any], *, overwrite: bool = False
-    ) -> RunDirectory:
-        """Create a run directory and store the validated configuration that starts the run.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Created with its parents if missing.
-        config : Config or mapping
-            Validated (see :func:`geolearn.workflows.config.load_config`) and written as TOML.
-        overwrite : bool, default False
-            Allow reusing a directory that already holds a run (its state is removed).
-
-        Raises
-        ------
-        FileExistsError
-            If ``path`` already holds a run and ``overwrite`` is False.
-        ConfigError
-            If ``config`` is invalid.
-        """
-        directory = Path(path)
-        if (directory / CONFIG_FILE).exists() or (directory / STATE_FILE).exists():
-            if not overwrite:
-                raise FileExistsError(
-                    f"{directory} already holds a run; resume it, choose another output directory, or pass overwrite=True"
-                )
-            (directory / STATE_FILE).unlink(missing_ok=True)
-        mapping = _config_mapping(config)
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / CONFIG_FILE) as tmp:
-            tmp.write_bytes(tomli_w.dumps(mapping).encode("utf-8"))
-        log.info("created run directory %s", directory)
-        return cls(directory)
-
-    @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> RunDirectory:
-        """Open an existing run for resuming; removes leftovers of interrupted writes.
-
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` is not a directory or has no ``config.toml``.
-        """
-        run = cls(path)
-        if not run.config_path.is_file():
-            raise FileNotFoundError(f"{run.path} is not a geolearn run directory: {CONFIG_FILE} is missing")
-        for leftover in stale_temporaries(run.state_path) + stale_temporaries(run.config_path):
-            log.info("removing %s left by an interrupted write", leftover.name)
-            leftover.unlink(missing_ok=True)
-        return run
-
-    def load_config(self) -> Config:
-        """The validated configuration that started the run."""
-        try:
-            return load_config(self.config_path)
-        except ConfigError as exc:
-            raise ConfigError(f"{self.config_path}: {exc}") from None
-
-    @property
-    def has_state(self) -> bool:
-        """True once a state has been saved."""
-        return self.state_path.is_file()
-
-    def save_state(self, state: Mapping[str, Any]) -> Path:
-        """:func:`save_state` into this directory."""
-        return save_state(self.path, state)
-
-    def load_state(self) -> dict[str, Any]:
-        """:func:`load_state` from this directory."""
-        return load_state(self.path)
-
-    def __repr__(self) -> str:
-        return f"RunDirectory({str(self.path)!r}, has_state={self.has_state})"

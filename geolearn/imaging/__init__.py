@@ -1,0 +1,45 @@
+"""geolearn.imaging: the shot problem, survey input and modelling, RTM and LSRTM.
+
+- :class:`ShotProblem` — the one serialisable description of a survey over a grid (grid,
+  acquisition, time axis, wavelets), plain data that travels to Dask workers, into FWI state
+  and into learned-network files; :func:`choose_dt`, :func:`surface_acquisition`.
+- :func:`problem_from_survey` / :func:`resolve_survey` — SEG-Y surveys (or modelled surveys)
+  to a :class:`ShotProblem` and data ``(n_shots, max_receivers, nt)``.
+- :func:`model_survey` — synthetic SEG-Y shots from a velocity model.
+- :func:`rtm` — reverse-time migration; :func:`laplacian_filter`.
+- :func:`lsrtm` — least-squares RTM by CG or FISTA; :class:`BornShots`.
+- :func:`estimate_wavelet` — source wavelet from the data by frequency-domain least squares.
+- :class:`SurveyResult`, :class:`ImageResult` — what the workflows return (with ``plot()``).
+- :func:`executor` — the shot-parallel executor the workflows share.
+"""
+
+from geolearn.imaging.lsrtm import BornShots, lsrtm
+from geolearn.imaging.modeling import model_records, model_survey
+from geolearn.imaging.problem import ShotProblem, as_velocity, choose_dt, surface_acquisition
+from geolearn.imaging.results import FwiResult, ImageResult, SurveyResult
+from geolearn.imaging.rtm import laplacian_filter, migrate, rtm, write_image_file
+from geolearn.imaging.shots import executor
+from geolearn.imaging.survey_input import problem_from_survey, resolve_survey
+from geolearn.imaging.wavelet import estimate_wavelet
+
+__all__ = [
+    "BornShots",
+    "FwiResult",
+    "ImageResult",
+    "ShotProblem",
+    "SurveyResult",
+    "as_velocity",
+    "choose_dt",
+    "estimate_wavelet",
+    "executor",
+    "laplacian_filter",
+    "lsrtm",
+    "migrate",
+    "model_records",
+    "model_survey",
+    "problem_from_survey",
+    "resolve_survey",
+    "rtm",
+    "surface_acquisition",
+    "write_image_file",
+]

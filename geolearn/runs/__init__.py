@@ -1,0 +1,23 @@
+"""geolearn.runs: TOML configurations, run directories, checkpoints and resumption.
+
+- :func:`load_config` / :class:`Config` — the configuration schema with validation naming the
+  key; :func:`describe_keys` lists every key with its default and meaning.
+- :func:`run_from_config` — run any workflow from a configuration; :func:`resume` — finish an
+  interrupted FWI run directory; :func:`load_velocity` — a ``[velocity]`` section's model.
+- :class:`RunDirectory` — a run's configuration and latest state (the state file itself is
+  :mod:`geolearn.io.state`: pickle-free, atomic, with the resume contract).
+"""
+
+from geolearn.runs.checkpoint import RunDirectory
+from geolearn.runs.config import Config, describe_keys, load_config
+from geolearn.runs.run import load_velocity, resume, run_from_config
+
+__all__ = [
+    "Config",
+    "RunDirectory",
+    "describe_keys",
+    "load_config",
+    "load_velocity",
+    "resume",
+    "run_from_config",
+]
