@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from geolearn.fwi.misfits import misfit_and_residual
-from geolearn.imaging.problem import ShotProblem, as_velocity
+from geolearn.imaging.discretisation import as_velocity
+from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.shots import SOLVES as IMAGING_SOLVES
 from geolearn.imaging.shots import executor, forward_shot, shot_propagator
 

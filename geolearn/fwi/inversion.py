@@ -31,7 +31,8 @@ from geolearn.fwi.gradient import SOLVES, gradient_shot, misfit_shot
 from geolearn.fwi.multiscale import band_schedule, lowpass
 from geolearn.fwi.preconditioning import gradient_weights, water_mask
 from geolearn.fwi.state import FwiSettings, save_inputs
-from geolearn.imaging.problem import ShotProblem, as_velocity
+from geolearn.imaging.discretisation import as_velocity
+from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import FwiResult, relative_error
 from geolearn.imaging.shots import executor
 from geolearn.imaging.survey_input import resolve_survey

@@ -84,35 +84,24 @@ class FwiSettings:
         return cls(**d)
 
 
-_PROBLEM_SCALARS = (
-    "spacing",
-    "origin",
-    "dt",
-    "nt",
-    "nbl",
-    "space_order",
-    "free_surface",
-    "boundary",
-    "dtype",
-)
+_PROBLEM_PREFIX = "problem."
 
 
 def save_inputs(
     run_dir: str | os.PathLike, problem: ShotProblem, observed: np.ndarray, initial: np.ndarray,
     true: np.ndarray | None, settings: FwiSettings,
 ) -> Path:  # fmt: skip
-    """Write ``run_dir/fwi_inputs.npz`` atomically (see the module docstring)."""
-    meta = {
-        "settings": settings.to_dict(),
-        "problem": {k: getattr(problem, k) for k in _PROBLEM_SCALARS},
-        "n_receivers": problem.n_receivers,
-        "has_true": true is not None,
-    }
-    arrays = {
-        "reference": problem.reference, "src_positions": problem.src_positions,
-        "rec_positions": np.concatenate(problem.rec_positions), "wavelets": problem.wavelets,
-        "observed": observed, "initial": initial, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-    }  # fmt: skip
+    """Write ``run_dir/fwi_inputs.npz`` atomically (see the module docstring).
+
+    The problem is stored in its own pickle-free form (:meth:`ShotProblem.to_dict`, keys
+    prefixed ``problem.``), beside ``observed`` ``(n_shots, max_receivers, nt)``, ``initial``
+    and ``true`` ``(nx, nz)`` m/s and the settings as JSON.
+    """
+    meta = {"settings": settings.to_dict(), "has_true": true is not None}
+    arrays = {f"{_PROBLEM_PREFIX}{k}": v for k, v in problem.to_dict().items()}
+    arrays.update(
+        observed=observed, initial=initial, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    )
     if true is not None:
         arrays["true"] = true
     path = Path(run_dir) / INPUTS_FILE
@@ -131,12 +120,8 @@ def load_inputs(
     with np.load(path, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
     meta = json.loads(arrays["meta"].tobytes().decode())
-    scalars = meta["problem"]
-    scalars["spacing"], scalars["origin"] = tuple(scalars["spacing"]), tuple(scalars["origin"])
-    splits = np.cumsum(meta["n_receivers"])[:-1]
-    problem = ShotProblem(
-        reference=arrays["reference"], src_positions=arrays["src_positions"],
-        rec_positions=tuple(np.split(arrays["rec_positions"], splits)), wavelets=arrays["wavelets"], **scalars,
-    )  # fmt: skip
+    problem = ShotProblem.from_dict(
+        {k.removeprefix(_PROBLEM_PREFIX): v for k, v in arrays.items() if k.startswith(_PROBLEM_PREFIX)}
+    )
     true = arrays["true"] if meta["has_true"] else None
     return problem, arrays["observed"], arrays["initial"], true, FwiSettings.from_dict(meta["settings"])

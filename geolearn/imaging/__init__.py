@@ -13,9 +13,11 @@
 - :func:`executor` — the shot-parallel executor the workflows share.
 """
 
+from geolearn.imaging.acquisition import surface_acquisition
+from geolearn.imaging.discretisation import as_velocity, choose_dt
 from geolearn.imaging.lsrtm import BornShots, lsrtm
 from geolearn.imaging.modeling import model_records, model_survey
-from geolearn.imaging.problem import ShotProblem, as_velocity, choose_dt, surface_acquisition
+from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import FwiResult, ImageResult, SurveyResult
 from geolearn.imaging.rtm import laplacian_filter, migrate, rtm, write_image_file
 from geolearn.imaging.shots import executor

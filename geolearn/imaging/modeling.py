@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from geolearn.errors import GeometryError
-from geolearn.imaging.problem import ShotProblem, as_velocity, surface_acquisition
+from geolearn.imaging.acquisition import surface_acquisition
+from geolearn.imaging.discretisation import as_velocity
+from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import SurveyResult
 from geolearn.imaging.shots import SOLVES, executor, forward_shot
 from geolearn.parallel import ShotExecutor
@@ -84,7 +86,7 @@ def model_survey(
         Explicit receiver positions.
     source_spacing, receiver_spacing : float, optional
         Evenly spaced surface lines over the model's x extent instead of explicit positions
-        (see :func:`~geolearn.imaging.problem.surface_acquisition`), at
+        (see :func:`~geolearn.imaging.surface_acquisition`), at
         ``source_depth``/``receiver_depth`` m.
     record_length : float
         Recording time in s.

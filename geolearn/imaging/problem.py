@@ -1,10 +1,16 @@
-"""Shot problems: plain-data descriptions of a survey over a grid, buildable inside any worker.
+"""Shot problems: the one serialisable description of a survey over a grid.
 
 A :class:`ShotProblem` holds everything a per-shot wave-equation solve needs as NumPy arrays
 and numbers (grid, propagation settings, positions, time axis, wavelets). It is what travels
-to Dask workers: :meth:`ShotProblem.build` turns it into the wave layer's
-:class:`~geolearn.wave.Model` and a one-shot :class:`~geolearn.wave.Geometry` there, so no
-Devito object ever crosses a process boundary.
+to Dask workers (:meth:`ShotProblem.model` and :meth:`ShotProblem.geometry` build the wave
+layer's :class:`~geolearn.wave.Model` and :class:`~geolearn.wave.Geometry` where the solve
+runs, so no Devito object crosses a process boundary), what an FWI run directory stores and
+what a learned network's file keeps as its training geometry.
+
+:meth:`ShotProblem.to_dict` / :meth:`ShotProblem.from_dict` give it a flat, pickle-free form
+(arrays and plain scalars) for ``numpy.savez`` and for ``torch.save`` read back with
+``torch.load(weights_only=True)``; :meth:`ShotProblem.from_wave` / :meth:`ShotProblem.to_wave`
+convert to and from the wave layer's objects.
 
 Layout conventions: models ``(nx, nz)`` depth last, positions ``(x, z)`` in metres with depth
 positive down, records ``(n_shots, max_receivers, nt)`` time last, SI units.
@@ -12,131 +18,48 @@ positive down, records ``(n_shots, max_receivers, nt)`` time last, SI units.
 
 from __future__ import annotations
 
-import logging
-import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from geolearn.errors import GeometryError, ModelError, ShapeError, StabilityError
+from geolearn.errors import ConfigError, GeometryError, ModelError, ShapeError
+from geolearn.imaging.discretisation import as_velocity, choose_dt
 from geolearn.wave import Geometry, Model, ricker
-from geolearn.wave.geometry import DEFAULT_CFL_FRACTION
 
-__all__ = ["ShotProblem", "as_velocity", "choose_dt", "surface_acquisition"]
-
-logger = logging.getLogger("geolearn.imaging.problem")
+__all__ = ["ShotProblem"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-
-def as_velocity(velocity: Any, name: str = "velocity") -> np.ndarray:
-    """Velocity (m/s) from a NumPy array, torch tensor or ``geolearn.io.VelocityModel`` as float64."""
-    values = getattr(velocity, "values", velocity)
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim not in (2, 3):
-        raise ModelError(f"{name} must be (nx, nz) or (nx, ny, nz) in m/s, got shape {arr.shape}")
-    bad = ~np.isfinite(arr) | (arr <= 0)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ModelError(f"{name} must be finite and positive (m/s); found {arr[idx]!r} at index {idx}")
-    return arr
-
-
-def choose_dt(
-    vmax: float,
-    spacing: Sequence[float],
-    space_order: int,
-    *,
-    record_dt: float | None = None,
-    cfl_fraction: float = DEFAULT_CFL_FRACTION,
-) -> float:
-    """A stable modelling time step in whole microseconds (SEG-Y stores integer microseconds).
-
-    Parameters
-    ----------
-    vmax : float
-        Largest velocity the step must support, m/s.
-    spacing : sequence of float
-        Grid spacing, m.
-    space_order : int
-        Finite-difference order.
-    record_dt : float, optional
-        Sample interval of recorded data, s. The result is then ``record_dt / k`` for the
-        smallest integer ``k`` that is stable and a whole number of microseconds, so that the
-        recorded samples fall on modelling steps.
-    cfl_fraction : float
-        Fraction of the stability limit the step may use.
-
-    Returns
-    -------
-    float
-        Time step in seconds.
-    """
-    probe = Model(np.full((3,) * len(spacing), float(vmax)), spacing, nbl=0, space_order=space_order)
-    limit = probe.critical_dt()
-    if record_dt is None:
-        dt = math.floor(cfl_fraction * limit * 1e6) / 1e6
-        if dt <= 0:
-            raise StabilityError(
-                f"the stability limit {limit:.3g} s is below one microsecond; coarsen the grid"
-            )
-        return dt
-    us = round(record_dt * 1e6)
-    if us < 1 or abs(us - record_dt * 1e6) > 1e-3:
-        raise GeometryError(f"record_dt = {record_dt} s is not a whole number of microseconds")
-    for k in range(1, us + 1):
-        if us % k == 0 and us // k * 1e-6 <= cfl_fraction * limit:
-            return us // k * 1e-6
-    raise StabilityError(
-        f"no whole-microsecond divisor of {record_dt} s is below {cfl_fraction} x the stability limit {limit:.3g} s"
-    )
+#: Version of the :meth:`ShotProblem.to_dict` layout (stored under ``"version"``).
+DICT_VERSION = 1
+_SCALARS = {
+    "dt": float,
+    "nt": int,
+    "nbl": int,
+    "space_order": int,
+    "free_surface": bool,
+    "boundary": str,
+    "dtype": str,
+}
+_DICT_KEYS = ("version", "reference", "src_positions", "rec_positions", "n_receivers", "wavelets", "spacing", "origin",
+              *_SCALARS)  # fmt: skip
 
 
-def surface_acquisition(
-    x_range: tuple[float, float],
-    *,
-    source_spacing: float,
-    receiver_spacing: float,
-    source_depth: float = 10.0,
-    receiver_depth: float = 10.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A 2D fixed-spread surface survey: sources and receivers evenly spaced along x.
+def _plain(value: Any) -> Any:
+    """A Python scalar or list from a scalar, a 0-d/1-d array or tensor (as np.load/torch.load return them)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
 
-    Parameters
-    ----------
-    x_range : (float, float)
-        First and last x position in metres (both included when the spacing divides them).
-    source_spacing, receiver_spacing : float
-        Distances in metres, > 0.
-    source_depth, receiver_depth : float
-        Depths in metres, positive down.
 
-    Returns
-    -------
-    sources : ndarray, shape (n_shots, 2)
-    receivers : ndarray, shape (n_receivers, 2)
-        ``(x, z)`` in metres; every shot records on all receivers.
-    """
-    for name, value in (("source_spacing", source_spacing), ("receiver_spacing", receiver_spacing)):
-        if not value > 0:
-            raise GeometryError(f"{name} must be > 0 m, got {value}")
-    x0, x1 = float(x_range[0]), float(x_range[1])
-    if not x1 >= x0:
-        raise GeometryError(f"x_range must be (x_min, x_max) with x_min <= x_max, got {x_range}")
-
-    def line(step: float, depth: float) -> np.ndarray:
-        n = math.floor((x1 - x0) / step + 1e-9) + 1
-        offset = 0.5 * ((x1 - x0) - (n - 1) * step)  # centre the line in the range
-        xs = x0 + offset + step * np.arange(n)
-        return np.column_stack([xs, np.full(n, float(depth))])
-
-    return line(source_spacing, source_depth), line(receiver_spacing, receiver_depth)
+def _array(value: Any, dtype: type) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return np.array(value, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -185,6 +108,13 @@ class ShotProblem:
             )
         if len(self.rec_positions) != self.n_shots:
             raise GeometryError(f"{len(self.rec_positions)} receiver sets for {self.n_shots} sources")
+        ndim = self.reference.ndim
+        if len(self.spacing) != ndim or len(self.origin) != ndim:
+            raise ShapeError(f"spacing {self.spacing} and origin {self.origin} need {ndim} values for "
+                             f"a reference of shape {self.reference.shape}")  # fmt: skip
+        for what, pos in (("sources", self.src_positions), *(("receivers", r) for r in self.rec_positions)):
+            if pos.ndim != 2 or pos.shape[1] != ndim:
+                raise ShapeError(f"{what} positions have shape {pos.shape}; expected (n, {ndim}) in m")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -239,6 +169,104 @@ class ShotProblem:
             rec_positions=tuple(geometry.rec_positions), dt=geometry.dt, nt=geometry.nt,
             wavelets=geometry.wavelets.numpy().astype(np.float64), nbl=nbl, space_order=space_order,
             free_surface=free_surface, boundary=boundary, dtype=dtype_name,
+        )  # fmt: skip
+
+    @classmethod
+    def from_wave(cls, model: Model, geometry: Geometry) -> ShotProblem:
+        """The problem of a wave-layer model and geometry (the inverse of :meth:`to_wave`).
+
+        The reference velocity is ``model.vp`` and the wavelets ``geometry.wavelets``, both
+        stored in the model's dtype by the wave layer: a float64 model round-trips exactly, a
+        float32 one to float32 (its precision of propagation).
+
+        Raises
+        ------
+        GeometryError
+            ``geometry`` lives on a grid of another shape than ``model``.
+        """
+        if tuple(geometry.model.shape) != tuple(model.shape):
+            raise GeometryError(
+                f"geometry is over a grid of shape {geometry.model.shape}, the model's is {model.shape}"
+            )
+        return cls(
+            reference=model.vp.detach().cpu().double().numpy().copy(), spacing=tuple(model.spacing),
+            origin=tuple(model.origin), src_positions=np.array(geometry.src_positions, dtype=np.float64),
+            rec_positions=tuple(np.array(r, dtype=np.float64) for r in geometry.rec_positions),
+            dt=float(geometry.dt), nt=int(geometry.nt),
+            wavelets=geometry.wavelets.detach().cpu().double().numpy().copy(), nbl=model.nbl,
+            space_order=model.space_order, free_surface=model.free_surface, boundary=model.boundary,
+            dtype=str(model.dtype).removeprefix("torch."),
+        )  # fmt: skip
+
+    def to_wave(self) -> tuple[Model, Geometry]:
+        """The wave layer's :class:`~geolearn.wave.Model` and :class:`~geolearn.wave.Geometry` of all shots."""
+        model = self.model()
+        return model, self.geometry(model)
+
+    def to_dict(self, *, tensors: bool = False) -> dict[str, Any]:
+        """The problem as a flat mapping of arrays and plain scalars: lossless and pickle-free.
+
+        Parameters
+        ----------
+        tensors : bool, default False
+            Arrays as CPU torch tensors (for ``torch.save``, read back with
+            ``torch.load(weights_only=True)``) instead of NumPy arrays (for
+            ``numpy.savez(..., allow_pickle=False)``; prefix the keys to store it beside
+            other arrays).
+
+        Returns
+        -------
+        dict
+            ``version`` (int, the layout's), ``reference`` ``(nx, nz)`` m/s float64,
+            ``src_positions`` ``(n_shots, ndim)`` m, ``rec_positions`` ``(Σ n_receivers, ndim)``
+            m (every shot's receivers in shot order), ``n_receivers`` ``(n_shots,)`` int64,
+            ``wavelets`` ``(n_shots, nt)`` float64, ``spacing`` and ``origin`` (lists, m),
+            ``dt`` (s), ``nt``, ``nbl``, ``space_order``, ``free_surface``, ``boundary``,
+            ``dtype`` (Python scalars).
+        """
+        arrays = {
+            "reference": self.reference.astype(np.float64), "src_positions": self.src_positions.astype(np.float64),
+            "rec_positions": np.concatenate(self.rec_positions).astype(np.float64),
+            "wavelets": self.wavelets.astype(np.float64),
+            "n_receivers": np.asarray(self.n_receivers, dtype=np.int64),
+        }  # fmt: skip
+        if tensors:
+            arrays = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+        scalars = {k: cast(getattr(self, k)) for k, cast in _SCALARS.items()}
+        return {"version": DICT_VERSION, **arrays, "spacing": [float(h) for h in self.spacing],
+                "origin": [float(o) for o in self.origin], **scalars}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> ShotProblem:
+        """Rebuild a problem from :meth:`to_dict`'s mapping (NumPy arrays, tensors or 0-d arrays alike).
+
+        Raises
+        ------
+        ConfigError
+            A key missing or unknown, or another layout version.
+        ShapeError
+            Receiver counts that do not add up to the stored positions, or inconsistent shapes.
+        """
+        missing = [k for k in _DICT_KEYS if k not in mapping]
+        unknown = sorted(set(mapping) - set(_DICT_KEYS))
+        if missing or unknown:
+            raise ConfigError(f"not a ShotProblem mapping: missing keys {missing}, unknown keys {unknown}; "
+                              f"expected {list(_DICT_KEYS)}")  # fmt: skip
+        if _plain(mapping["version"]) != DICT_VERSION:
+            raise ConfigError(f"ShotProblem mapping version {_plain(mapping['version'])!r}; this geolearn reads "
+                              f"version {DICT_VERSION}")  # fmt: skip
+        counts = [int(n) for n in np.atleast_1d(_plain(mapping["n_receivers"]))]
+        receivers = _array(mapping["rec_positions"], np.float64)
+        if sum(counts) != receivers.shape[0]:
+            raise ShapeError(f"n_receivers {counts} add up to {sum(counts)}, but {receivers.shape[0]} receiver "
+                             f"positions are stored")  # fmt: skip
+        scalars = {k: cast(_plain(mapping[k])) for k, cast in _SCALARS.items()}
+        return cls(
+            reference=_array(mapping["reference"], np.float64), spacing=tuple(map(float, _plain(mapping["spacing"]))),
+            origin=tuple(map(float, _plain(mapping["origin"]))),
+            src_positions=_array(mapping["src_positions"], np.float64),
+            rec_positions=tuple(np.split(receivers, np.cumsum(counts)[:-1])),
+            wavelets=_array(mapping["wavelets"], np.float64), **scalars,
         )  # fmt: skip
 
     def with_wavelets(self, wavelets: np.ndarray) -> ShotProblem:

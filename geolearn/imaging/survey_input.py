@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from geolearn.errors import GeometryError, ModelError, ShapeError
-from geolearn.imaging.problem import ShotProblem, as_velocity, choose_dt
+from geolearn.imaging.discretisation import as_velocity, choose_dt
+from geolearn.imaging.problem import ShotProblem
 
 __all__ = ["problem_from_survey", "resolve_survey"]
 

@@ -14,9 +14,9 @@ from scipy.ndimage import gaussian_filter
 from geolearn.errors import ConfigError
 from geolearn.fwi.inversion import FwiRun, finish, fwi, initial_state, run_fwi
 from geolearn.fwi.state import FwiSettings, load_inputs
+from geolearn.imaging.discretisation import choose_dt
 from geolearn.imaging.lsrtm import lsrtm
 from geolearn.imaging.modeling import model_survey
-from geolearn.imaging.problem import choose_dt
 from geolearn.imaging.results import FwiResult, ImageResult, SurveyResult
 from geolearn.imaging.rtm import rtm
 from geolearn.imaging.shots import executor
