@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from geolearn.errors import ShapeError
-from geolearn.io import inspect, load_dataset, save_inspection_figures
+from geolearn.io import inspect, load_dataset, read_survey
+from geolearn.viz import save_figure
 from geolearn.viz.acquisition import plot_acquisition
 from geolearn.viz.gather import plot_gather
 
@@ -23,31 +24,42 @@ def test_report_on_judi(judi, tmp_path):
     assert r.dt == pytest.approx(0.002) and r.source_extent == (100.0, 1100.0, 0.0, 0.0)
     assert r.receiver_extent == (50.0, 1150.0, 0.0, 0.0)
     assert r.coordinate_scalars == [-1000] and r.elevation_scalars == [-1000]
-    assert (r.dead_traces, r.nan_samples, r.duplicate_traces, r.anomalies) == (0, 0, 0, [])
+    assert (r.dead_traces, r.nonfinite_traces, r.reversed_traces, r.duplicate_traces) == (0, 0, 0, 0)
+    assert r.findings == [] and (r.coordinate_units, r.z_positive) == ("m", "down")
     text = str(r)
     assert "shots           2 (120..120 receivers per shot)" in text and "IEEE float" in text
+    assert "findings\n  - none" in text
     assert repr(r).startswith("InspectionReport(") and "shots=2" in repr(r)
-    paths = r.save_figures(tmp_path / "figs", shot=1)
-    for key in ("acquisition", "gather"):
-        img = mpimg.imread(paths[key])
+    # the caller draws the figures from the report's survey (io knows nothing of plotting)
+    fig = plot_acquisition(r.survey)
+    shot = r.survey[1]
+    gather = plot_gather(shot.data, dt=shot.dt, t0=shot.t0, positions=shot.receivers[:, 0])
+    for name, f in (("acquisition", fig), ("gather", gather)):
+        img = mpimg.imread(save_figure(f, tmp_path / f"{name}.png"))
         assert img.shape[0] > 200 and img.std() > 0.01  # a drawn figure, not a blank canvas
-    assert paths["gather"].name == "gather_1.png"
 
 
-def test_report_anomalies(judi, data_dir):
+def test_report_findings_on_reference_files(judi, data_dir):
     dead = inspect(judi.path("unit_test_shot_records_1.segy"))
     assert dead.dead_traces == 120 and dead.dt_source == "trace"
-    assert any("120 dead traces" in a for a in dead.anomalies)
+    (f,) = dead.findings
+    assert f.topic == "dead_traces" and len(f.traces) == 120 and "every sample is zero" in f.evidence
     f3 = inspect(data_dir / "segyio-testdata" / "f3.sgy", key="cdp")
-    assert any("stale trace-header sample count" in a for a in f3.anomalies)
-    assert "anomalies\n  - stale" in str(f3)
+    stale = [f for f in f3.findings if f.topic == "sample_count"]
+    assert len(stale) == 1 and "462" in stale[0].claimed and stale[0].chosen.startswith("75 samples")
+    assert "findings\n  - sample_count: headers claim 462" in str(f3)
+    assert f3.reversed_traces == 0  # real post-stack traces: no false polarity flags
     sg = inspect(data_dir / "segyio-testdata" / "shot-gather.sgy")
-    assert any("coordinates are zero" in a for a in sg.anomalies)
+    assert [f.topic for f in sg.findings] == ["no_geometry"]
 
 
-def test_save_inspection_figures(judi, tmp_path):
-    paths = save_inspection_figures(judi.path("unit_test_shot_records_2.segy"), tmp_path)
-    assert sorted(p.name for p in paths.values()) == ["acquisition.png", "gather_0.png"]
+def test_inspect_and_read_survey_report_the_same_findings(judi, data_dir):
+    for path, options in (
+        (judi.path("unit_test_shot_records_1.segy"), {}),
+        (data_dir / "segyio-testdata" / "f3.sgy", {"key": "cdp"}),
+        (data_dir / "segyio-testdata" / "delay-scalar.sgy", {"key": "inline"}),
+    ):
+        assert inspect(path, **options).findings == read_survey(path, **options).findings
 
 
 def test_plot_gather_modes_and_errors():

@@ -129,11 +129,22 @@ def test_absurd_sample_counts(valid_file, ns, tmp_path):
     assume(ns != 11 and (ns == 0 or payload % (240 + 4 * ns)))
     bad = tmp_path / "n.sgy"
     bad.write_bytes(blob[:3220] + ns.to_bytes(2, "big") + blob[3222:])
-    if ns == 0:  # falls back to the trace header's count, which is correct
-        assert SegyFile.open(bad).nt == 11
+    # the file size rules the binary count out; the trace headers' 11 fits it exactly
+    f = SegyFile.open(bad)
+    assert f.nt == 11 and f.nt_source == "trace" and f.n_traces == 21
+    if ns == 0:  # an unset binary count is no contradiction
+        assert f.findings == ()
     else:
-        with pytest.raises(SegyFormatError, match=f"{240 + 4 * ns}-byte traces"):
-            SegyFile.open(bad)
+        (finding,) = f.findings
+        assert finding.topic == "sample_count" and f"{ns} samples" in finding.claimed
+    # with the trace headers' count wrong too, nothing fits: refused, naming both counts
+    worse = tmp_path / "w.sgy"
+    buf = bytearray(bad.read_bytes())
+    buf[3600 + 114 : 3600 + 116] = (12).to_bytes(2, "big")
+    worse.write_bytes(bytes(buf))
+    if ns != 12:
+        with pytest.raises(SegyFormatError, match=f"not a whole number of {240 + 4 * (ns or 12)}-byte"):
+            SegyFile.open(worse)
 
 
 @SETTINGS

@@ -100,7 +100,7 @@ def test_header_mapping_validation_and_custom_key(judi):
     by_xy = read_survey(path, key="source_xy")
     assert by_xy.receivers_per_shot.tolist() == [120, 120]
     # group x read as source x through the mapping: every trace becomes its own "shot" position
-    swapped = read_survey(path, mapping={"source_x": 81}, key="source_xy")
+    swapped = read_survey(path, header={"source_x": 81}, key="source_xy")
     assert swapped.n_shots == 120 and swapped.source_positions[0, 0] == 50.0
     by_byte = read_survey(path, key=13)
     assert by_byte.n_shots == 240

@@ -50,7 +50,8 @@ def test_small_ps_prestack_values(testdata):
 def test_f3_answer_key_with_stale_trace_count(testdata, name):
     f = SegyFile.open(testdata.path(name))
     assert (f.n_traces, f.nt, f.format_code) == (414, 75, 3)
-    assert any("stale trace-header sample count" in a and "462" in a for a in f.anomalies)
+    (stale,) = f.findings
+    assert stale.topic == "sample_count" and "462" in stale.claimed and len(stale.traces) == 414
     data = f.traces(slice(None), np.float64)
     assert data.sum() == 780251 and np.abs(data).max() == 10827
     assert data[10, 20:45:5].tolist() == F3_TRACE10

@@ -5,7 +5,9 @@ microseconds, milliseconds and scaled integer coordinates are converted here.
 """
 
 from geolearn.io.datasets import Dataset, available_datasets, load_dataset, load_manifest
-from geolearn.io.inspection import InspectionReport, inspect, save_inspection_figures
+from geolearn.io.evidence import COORDINATE_UNITS
+from geolearn.io.findings import TOPICS, Finding, format_findings
+from geolearn.io.inspection import InspectionReport, inspect
 from geolearn.io.layout import (
     SAMPLE_FORMATS,
     TRACE_FIELDS,
@@ -15,39 +17,52 @@ from geolearn.io.layout import (
     ibm_to_float,
     sample_format_name,
 )
+from geolearn.io.line import StraightLine, fit_line
 from geolearn.io.marmousi import MARMOUSI_WATER_DEPTH, marmousi_crop
+from geolearn.io.reader import read_survey
 from geolearn.io.segyfile import SegyFile
-from geolearn.io.survey import Shot, ShotDataset, Survey, read_survey
+from geolearn.io.shot_dataset import ShotDataset
+from geolearn.io.survey import Shot, Survey, to_model_frame
+from geolearn.io.trace_evidence import dead_traces, nonfinite_traces, reversed_traces
 from geolearn.io.volume import VelocityModel, Volume, read_model, read_volume
 from geolearn.io.writers import choose_scalar, write_image, write_model, write_survey
 
 __all__ = [
+    "COORDINATE_UNITS",
     "MARMOUSI_WATER_DEPTH",
     "SAMPLE_FORMATS",
+    "TOPICS",
     "TRACE_FIELDS",
     "Dataset",
+    "Finding",
     "HeaderMapping",
     "InspectionReport",
     "SegyFile",
     "Shot",
     "ShotDataset",
+    "StraightLine",
     "Survey",
     "VelocityModel",
     "Volume",
     "apply_scalar",
     "available_datasets",
     "choose_scalar",
+    "dead_traces",
     "decode_samples",
+    "fit_line",
+    "format_findings",
     "ibm_to_float",
     "inspect",
     "load_dataset",
     "load_manifest",
     "marmousi_crop",
+    "nonfinite_traces",
     "read_model",
     "read_survey",
     "read_volume",
+    "reversed_traces",
     "sample_format_name",
-    "save_inspection_figures",
+    "to_model_frame",
     "write_image",
     "write_model",
     "write_survey",

@@ -8,7 +8,7 @@ position is validated against that layout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,11 +65,18 @@ def sample_format_name(code: int) -> str:
     return _KNOWN_UNSUPPORTED.get(code, f"unknown ({code})")
 
 
+def _nearest_starts(byte: int) -> str:
+    starts = sorted(TRACE_FIELDS)
+    near = sorted(starts, key=lambda s: abs(s - byte))[:2]
+    return ", ".join(f"{s} ({TRACE_FIELDS[s][0]})" for s in sorted(near))
+
+
 def _field_size(byte: int, where: str) -> int:
     if byte not in TRACE_FIELDS:
         raise SegyFormatError(
             f"{where}: byte {byte} is not the start of a field in the 240-byte trace header; "
-            f"valid positions are 1..237 at field starts, e.g. 9 (FieldRecord), 73 (SourceX), 189 (INLINE_3D)"
+            f"valid positions are field starts in 1..237 (nearest: {_nearest_starts(byte)}), "
+            "or (byte, size) with size 2 or 4 for a non-standard field"
         )
     return TRACE_FIELDS[byte][1]
 
@@ -79,10 +86,11 @@ def _resolve(value: int | str | tuple[int, int], key: str) -> tuple[int, int]:
     if isinstance(value, str):
         if value not in _BY_NAME:
             raise SegyFormatError(
-                f"{where}: unknown trace-header field name {value!r}; use a segyio.TraceField name"
+                f"{where}: unknown trace-header field name {value!r}; use a segyio.TraceField name "
+                f"such as SourceX, GroupX, CDP_X, or a byte position"
             )
         value = _BY_NAME[value]
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         byte, size = (int(v) for v in value)
         if size not in (2, 4) or not 1 <= byte <= 241 - size:
             raise SegyFormatError(
@@ -90,6 +98,11 @@ def _resolve(value: int | str | tuple[int, int], key: str) -> tuple[int, int]:
                 f"and the field must fit in bytes 1..240"
             )
         return byte, size
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise SegyFormatError(
+            f"{where}: {value!r} is not a byte position; give an int (1-based field start), "
+            "a segyio.TraceField name or (byte, size)"
+        )
     byte = int(value)
     return byte, _field_size(byte, where)
 
@@ -103,6 +116,8 @@ _DEFAULTS: dict[str, int] = {
     "receiver_elevation": 41,
     "source_surface_elevation": 45,
     "source_depth": 49,
+    "water_depth_source": 61,
+    "water_depth_group": 65,
     "elevation_scalar": 69,
     "coordinate_scalar": 71,
     "source_x": 73,
@@ -152,6 +167,38 @@ class HeaderMapping:
     def fields(self) -> dict[str, tuple[int, int]]:
         """Logical name to ``(byte, size)`` after overrides."""
         return dict(self._resolved)  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_assignments(cls, items: Sequence[str]) -> HeaderMapping:
+        """Build a mapping from ``NAME=BYTE`` strings, as given on the command line.
+
+        Parameters
+        ----------
+        items : sequence of str
+            Each ``NAME=BYTE`` (a field start, e.g. ``source_x=181``), ``NAME=BYTE:SIZE`` for a
+            non-standard 2- or 4-byte field (``source_x=75:4``) or ``NAME=FIELD`` with a segyio
+            ``TraceField`` name (``source_x=CDP_X``).
+
+        Raises
+        ------
+        ConfigError
+            An item without ``=``, a name that is not a logical field, a size that is not a number.
+        SegyFormatError
+            A position outside the 240-byte trace header or not at a field start.
+        """
+        overrides: dict[str, int | str | tuple[int, int]] = {}
+        for item in items:
+            name, sep, value = (part.strip() for part in item.partition("="))
+            if not sep or not name or not value:
+                raise ConfigError(
+                    f"header override {item!r} is not NAME=BYTE; e.g. source_x=73, source_x=75:4 or "
+                    f"source_x=CDP_X; valid names: {sorted(_DEFAULTS)}"
+                )
+            byte, colon, size = value.partition(":")
+            if colon and not (byte.isdigit() and size.isdigit()):
+                raise ConfigError(f"header override {item!r}: BYTE:SIZE must be two integers, e.g. 75:4")
+            overrides[name] = (int(byte), int(size)) if colon else int(value) if value.isdigit() else value
+        return cls(overrides)
 
     def byte(self, key: str) -> int:
         """1-based byte position of logical field ``key``."""

@@ -7,12 +7,14 @@ memory can be indexed and read shot by shot.
 
 Time-axis rules (SEG-Y rev 1/2, as segyio's test files exercise them):
 
-- sample count: binary header bytes 3221-3222 (unsigned), or bytes 3269-3272 when a rev-2 file leaves the
-  former at 0; the trace header's count (bytes 115-116) only when the binary one is 0. The chosen count
-  must divide the bytes after the headers into whole traces, otherwise :class:`SegyFormatError`.
-  A disagreeing trace-header count (f3.sgy says 462 for 75) is reported as an anomaly and ignored.
-- sample interval: binary header bytes 3217-3218 when positive, else the first trace header's bytes
-  117-118 when positive, else the caller's ``dt``, else :class:`SegyFormatError`.
+- sample count: the file size is the evidence. The binary header's count (bytes 3221-3222, unsigned, or
+  3269-3272 when a rev-2 file leaves those at 0) when it splits the bytes after the headers into whole
+  traces, else trace 0's count (bytes 115-116) when that does (a finding says so), else
+  :class:`SegyFormatError` naming both. Trace-header counts that disagree with the chosen one (f3.sgy
+  says 462 for 75) are stale: a finding lists them.
+- sample interval: the caller's ``dt`` when given (a finding records a disagreeing header), else binary
+  header bytes 3217-3218 when positive (a finding records a disagreeing trace 0), else the first trace
+  header's bytes 117-118 when positive, else :class:`SegyFormatError`.
 - start time: delay recording time (bytes 109-110, ms) times the time scalar (bytes 215-216).
 """
 
@@ -20,12 +22,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from geolearn.errors import SegyFormatError
+from geolearn.io.findings import Finding
 from geolearn.io.layout import (
     SAMPLE_FORMATS,
     UNSIGNED_FIELDS,
@@ -68,6 +71,87 @@ def _detect_endian(binary: bytes, path: Path) -> tuple[str, int]:
     return endian, code
 
 
+def _values(values: np.ndarray, limit: int = 6) -> str:
+    shown = ", ".join(str(int(v)) for v in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")
+
+
+def _sample_count(
+    binary: bytes, first: bytes, endian: str, payload: int, bps: int, path: Path, findings: list[Finding]
+) -> tuple[int, str]:
+    """The sample count that splits the file into whole traces, preferring the binary header's."""
+    nt, source = _int(binary, 21, 2, endian, signed=False), "binary"
+    if nt == 0 and binary[300] >= 2 and _int(binary, 69, 4, endian) > 0:
+        nt, source = _int(binary, 69, 4, endian), "binary (extended, bytes 3269-3272)"
+    trace_nt = _int(first, 115, 2, endian, signed=False)
+    fits = lambda n: n > 0 and payload % (240 + n * bps) == 0  # noqa: E731
+    if fits(nt):
+        return nt, source
+    if fits(trace_nt):
+        if nt > 0:
+            findings.append(
+                Finding(
+                    "sample_count",
+                    f"{nt} samples per trace in the {source} header (bytes 3221-3222)",
+                    f"{payload} bytes of traces are not a whole number of {240 + nt * bps}-byte traces, "
+                    f"but are {payload // (240 + trace_nt * bps)} traces of the {trace_nt} samples that "
+                    "trace 0 (bytes 115-116) declares",
+                    f"{trace_nt} samples (trace header)",
+                )
+            )
+        return trace_nt, "trace"
+    if nt <= 0 and trace_nt <= 0:
+        raise SegyFormatError(
+            f"{path}: sample count is 0 in the binary header (bytes 3221-3222) and in trace 0 (bytes 115-116)"
+        )
+    nt = nt if nt > 0 else trace_nt
+    raise SegyFormatError(
+        f"{path}: {payload} bytes of traces after the headers is not a whole number of "
+        f"{240 + nt * bps}-byte traces for {nt} samples of {bps} bytes ({source} header), nor of "
+        f"{240 + trace_nt * bps}-byte traces for trace 0's {trace_nt}; the file is truncated or its "
+        "sample count is wrong"
+    )
+
+
+def _sample_interval(
+    binary: bytes, first: bytes, endian: str, dt: float | None, path: Path, findings: list[Finding]
+) -> tuple[float, str]:
+    """Sample interval (s): the caller's, else the binary header's, else trace 0's."""
+    bin_dt, trace_dt = _int(binary, 17, 2, endian), _int(first, 117, 2, endian)
+    if dt is not None:
+        if not dt > 0:
+            raise SegyFormatError(f"{path}: dt={dt!r} must be a positive number of seconds")
+        header = bin_dt if bin_dt > 0 else trace_dt
+        if header > 0 and not np.isclose(header * 1e-6, dt):
+            findings.append(
+                Finding(
+                    "sample_interval",
+                    f"{header} us ({'binary header bytes 3217-3218' if bin_dt > 0 else 'trace 0 bytes 117-118'})",
+                    f"the caller gave dt={dt:g} s",
+                    f"{dt:g} s (caller)",
+                )
+            )
+        return float(dt), "user"
+    if bin_dt > 0:
+        if trace_dt > 0 and trace_dt != bin_dt:
+            findings.append(
+                Finding(
+                    "sample_interval",
+                    f"{trace_dt} us in trace 0 (bytes 117-118)",
+                    f"the binary header (bytes 3217-3218) says {bin_dt} us; the data cannot tell them apart",
+                    f"{bin_dt * 1e-6:g} s (binary header, the SEG-Y rule)",
+                )
+            )
+        return bin_dt * 1e-6, "binary"
+    if trace_dt > 0:
+        log.info("%s: binary sample interval is %d us; using trace header's %d us", path, bin_dt, trace_dt)
+        return trace_dt * 1e-6, "trace"
+    raise SegyFormatError(
+        f"{path}: no positive sample interval: binary header (bytes 3217-3218) {bin_dt} us, "
+        f"trace 0 (bytes 117-118) {trace_dt} us; pass dt= in seconds"
+    )
+
+
 @dataclass(frozen=True)
 class SegyFile:
     """Geometry-free description of one SEG-Y file (what the headers and the file size say).
@@ -92,8 +176,9 @@ class SegyFile:
         Which header gave the interval / sample count ('binary', 'trace', 'user').
     measurement_system : int
         Binary-header bytes 3255-3256: 1 metres, 2 feet (0 if unset).
-    anomalies : tuple of str
-        Inconsistencies found while opening (they did not prevent reading).
+    findings : tuple of Finding
+        Header contradictions found while opening (sample count, sample interval) and the reading
+        chosen for each.
     """
 
     path: Path
@@ -107,7 +192,7 @@ class SegyFile:
     text: str
     dt_source: str
     nt_source: str
-    anomalies: tuple[str, ...]
+    findings: tuple[Finding, ...]
     measurement_system: int = 1
 
     @classmethod
@@ -118,13 +203,14 @@ class SegyFile:
         ----------
         path : path-like
         dt : float, optional
-            Sample interval in seconds, used only when neither header holds a positive interval.
+            Sample interval in seconds. When given it overrides the headers (a finding records any
+            disagreement); otherwise the binary header's interval is used, else the first trace's.
 
         Raises
         ------
         SegyFormatError
-            Truncated file, unknown or unsupported format code, sample count inconsistent with the
-            file size, no usable sample interval.
+            Truncated file, unknown or unsupported format code, no sample count that splits the file
+            into whole traces, no usable sample interval.
         """
         path = Path(path)
         size = path.stat().st_size
@@ -149,66 +235,20 @@ class SegyFile:
             raise SegyFormatError(
                 f"{path}: no complete trace header after byte {data_offset} (file has {size} bytes); truncated"
             )
-        anomalies: list[str] = []
+        findings: list[Finding] = []
         bps = SAMPLE_FORMATS[code][2]
-        payload = size - data_offset
-        nt, nt_source = _int(binary, 21, 2, endian, signed=False), "binary"
-        if nt == 0 and (binary[300] >= 2) and _int(binary, 69, 4, endian) > 0:
-            nt, nt_source = _int(binary, 69, 4, endian), "binary (extended, bytes 3269-3272)"
-        trace_nt = _int(first, 115, 2, endian, signed=False)
-        if nt == 0:
-            nt, nt_source = trace_nt, "trace"
-        if nt <= 0:
-            raise SegyFormatError(
-                f"{path}: sample count is 0 in the binary header (bytes 3221-3222) and in trace 0 (bytes 115-116)"
-            )
-        if payload % (240 + nt * bps):
-            hint = ""
-            if trace_nt > 0 and trace_nt != nt and payload % (240 + trace_nt * bps) == 0:
-                hint = f"; trace 0 (bytes 115-116) says {trace_nt}, which would fit"
-            raise SegyFormatError(
-                f"{path}: {payload} bytes of traces after byte {data_offset} is not a whole number of "
-                f"{240 + nt * bps}-byte traces for {nt} samples of {bps} bytes ({nt_source} header); "
-                f"the file is truncated or its sample count is wrong{hint}"
-            )
-        n_traces = payload // (240 + nt * bps)
-        if trace_nt not in (0, nt):
-            anomalies.append(
-                f"stale trace-header sample count: trace 0 bytes 115-116 say {trace_nt}, "
-                f"the {nt_source} header and the file size say {nt} (used)"
-            )
-        bin_dt = _int(binary, 17, 2, endian)
-        trace_dt = _int(first, 117, 2, endian)
-        if bin_dt > 0:
-            dt_s, dt_source = bin_dt * 1e-6, "binary"
-            if trace_dt > 0 and trace_dt != bin_dt:
-                anomalies.append(
-                    f"sample interval conflict: binary header {bin_dt} us, trace 0 {trace_dt} us (binary used)"
-                )
-        elif trace_dt > 0:
-            dt_s, dt_source = trace_dt * 1e-6, "trace"
-            log.info(
-                "%s: binary sample interval is %d us; using trace header's %d us", path, bin_dt, trace_dt
-            )
-        elif dt is not None and dt > 0:
-            dt_s, dt_source = float(dt), "user"
-        else:
-            raise SegyFormatError(
-                f"{path}: no positive sample interval: binary header (bytes 3217-3218) {bin_dt} us, "
-                f"trace 0 (bytes 117-118) {trace_dt} us; pass dt= in seconds"
-            )
-        if dt is not None and dt_source != "user" and not np.isclose(dt, dt_s):
-            anomalies.append(f"caller's dt {dt} s ignored: the {dt_source} header gives {dt_s} s")
+        nt, nt_source = _sample_count(binary, first, endian, size - data_offset, bps, path, findings)
+        dt_s, dt_source = _sample_interval(binary, first, endian, dt, path, findings)
         delay = _int(first, 109, 2, endian)
         t0 = float(apply_scalar(delay, _int(first, 215, 2, endian))) * 1e-3
         text_raw = head[:_TEXT]
         # EBCDIC text headers start with 'C' = 0xC3; ASCII ones with 0x43.
         text = text_raw.decode("cp500" if text_raw[:1] == b"\xc3" else "latin-1", errors="replace")
-        return cls(
+        file = cls(
             path=path,
             endian=endian,
             format_code=code,
-            n_traces=n_traces,
+            n_traces=(size - data_offset) // (240 + nt * bps),
             nt=nt,
             dt=dt_s,
             t0=t0,
@@ -216,9 +256,26 @@ class SegyFile:
             text=text.replace("\x00", " "),
             dt_source=dt_source,
             nt_source=nt_source,
-            anomalies=tuple(anomalies),
+            findings=(),
             measurement_system=_int(binary, 55, 2, endian),
         )
+        counts = file.header(115, 2)
+        stale = np.flatnonzero((counts != 0) & (counts != nt))
+        if stale.size:
+            values = np.unique(counts[stale])
+            findings.insert(
+                0,
+                Finding(
+                    "sample_count",
+                    f"{_values(values)} samples per trace in {stale.size} of {file.n_traces} trace headers "
+                    "(bytes 115-116)",
+                    f"the {nt_source} header says {nt}, and {file.n_traces} traces of {nt} samples fill "
+                    f"the file exactly",
+                    f"{nt} samples (the trace-header counts are stale)",
+                    traces=stale,
+                ),
+            )
+        return replace(file, findings=tuple(findings))
 
     @property
     def trace_bytes(self) -> int:

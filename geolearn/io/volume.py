@@ -57,22 +57,21 @@ class Volume:
 def read_volume(
     path: str | os.PathLike,
     *,
-    mapping: HeaderMapping | dict | None = None,
+    header: HeaderMapping | dict | None = None,
     dt: float | None = None,
     dtype: Any = np.float32,
 ) -> Volume:
     """Read a post-stack SEG-Y file, inferring inline/crossline geometry.
 
     Traces form a 3D cube when every (inline, crossline) pair of a full grid occurs exactly once
-    (inline byte 189, crossline byte 193, configurable through ``mapping``); a 2D line when there is a
+    (inline byte 189, crossline byte 193, configurable through ``header``, e.g. ``{"inline": 9}``); a 2D line when there is a
     single inline or crossline; otherwise they stay unstructured in file order.
 
     Returns
     -------
     Volume
     """
-    if not isinstance(mapping, HeaderMapping):
-        mapping = HeaderMapping(mapping or {})
+    mapping = header if isinstance(header, HeaderMapping) else HeaderMapping(header or {})
     file = SegyFile.open(path, dt=dt)
     il = file.header(*mapping.spec("inline"))
     xl = file.header(*mapping.spec("crossline"))
