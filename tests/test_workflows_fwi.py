@@ -84,8 +84,9 @@ def test_fwi_gradient_passes_the_taylor_test(small_problem, name):
     assert value == pytest.approx(float(f(torch.as_tensor(v0))), rel=1e-12)
 
 
-def test_projected_lbfgs_matches_scipy_on_a_bound_constrained_quadratic():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_projected_lbfgs_matches_scipy_on_a_bound_constrained_quadratic(seed):
+    rng = np.random.default_rng(seed)
     a = rng.standard_normal((30, 20))
     h, b = a.T @ a + 0.1 * np.eye(20), rng.standard_normal(20) * 5
 
@@ -97,19 +98,25 @@ def test_projected_lbfgs_matches_scipy_on_a_bound_constrained_quadratic():
     opt = ProjectedLBFGS(-0.5, 0.5, memory=10)
     x = np.zeros(20)
     f, g = fg(x)
-    for _ in range(200):
+    for _ in range(200):  # stops when the Armijo search finds no step that lowers f (measured: 21-34 steps)
         p = opt.direction(x, g, np.ones(20))
-        alpha = 1.0
-        while True:
-            x_new = opt.project(x + alpha * p)
+        for k in range(50):
+            x_new = opt.project(x + 0.5**k * p)
             f_new, g_new = fg(x_new)
-            if opt.accept(f, g, x, f_new, x_new) or alpha < 1e-12:
+            if opt.accept(f, g, x, f_new, x_new):
                 break
-            alpha *= 0.5
+        else:
+            break  # no step lowers f: converged as far as the rounding of f allows
         opt.update(x_new - x, g_new - g)
         x, f, g = x_new, f_new, g_new
-    assert np.linalg.norm(x - opt.project(x - g)) < 1e-9  # first-order optimality for the bounds
-    np.testing.assert_allclose(x, ref.x, atol=1e-6)
+    else:
+        pytest.fail("the line search never stopped")
+    # An f-driven search stalls where the decrease it can certify, ~‖g‖²/(2 λ_max), drops below the
+    # rounding of f, ~n ε |f| (n = 20 terms): first-order optimality ~sqrt(2 λ_max n ε |f|) (3.7e-6
+    # to 4.0e-6 here). Measured for seeds 1-3: 5.1e-8, 6.1e-7, 2.5e-8 (SciPy's L-BFGS-B: 1.5e-7 to 4.6e-7).
+    floor = np.sqrt(2 * np.linalg.eigvalsh(h).max() * 20 * np.finfo(float).eps * abs(f))
+    assert opt.optimality(x, g) < floor
+    np.testing.assert_allclose(x, ref.x, atol=1e-6)  # measured max |x - x_scipy| 3.8e-8 over seeds 1-3
     state = opt.state_dict()
     clone = ProjectedLBFGS(0, 1)
     clone.load_state_dict(state)

@@ -86,8 +86,20 @@ class ProjectedLBFGS:
         return p
 
     def accept(self, f: float, g: np.ndarray, x: np.ndarray, f_new: float, x_new: np.ndarray) -> bool:
-        """Armijo test ``f(x_new) <= f(x) + c1 gᵀ(x_new − x)`` for a projected trial point."""
-        return bool(f_new <= f + self.c1 * np.vdot(g, x_new - x))
+        """Armijo test ``f(x_new) <= f(x) + c1 gᵀ(x_new − x)`` for a projected trial point.
+
+        A trial must also lower ``f`` in floating point (``f_new < f``). Near a minimiser the
+        predicted decrease ``c1 gᵀ(x_new − x)`` falls below the rounding of ``f`` (about
+        ``ε |f|``); the Armijo inequality alone then accepts steps that change nothing but
+        noise. With the strict decrease the line search fails there instead, which is the
+        caller's signal that ``f`` cannot resolve further progress: the attainable first-order
+        optimality is about ``sqrt(2 λ_max ε |f|)`` for curvature ``λ_max``.
+        """
+        return bool(f_new < f and f_new <= f + self.c1 * np.vdot(g, x_new - x))
+
+    def optimality(self, x: np.ndarray, g: np.ndarray) -> float:
+        """First-order optimality ``‖x − P(x − g)‖``: zero exactly at a bound-constrained stationary point."""
+        return float(np.linalg.norm(x - self.project(x - g)))
 
     def update(self, s: np.ndarray, y: np.ndarray) -> bool:
         """Store the pair ``(s, y)`` if its curvature is positive; return whether it was stored."""
