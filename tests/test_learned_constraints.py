@@ -38,15 +38,15 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 @FAST
 @given(raw_step=raw, raw_theta=raw, c=st.sampled_from([0.5, 1.0, 2.0]))
 def test_unrolled_ista_steps_and_thresholds_stay_admissible(raw_step, raw_theta, c):
-    net = UnrolledISTA(PROB.A, K, step_bound=c, lipschitz=L)
-    dec = UnrolledISTA(PROB.A, K, step_bound=c, lipschitz=L, decreasing_thresholds=True)
+    net = UnrolledISTA(K, lam=0.1, lipschitz=L, step_bound=c, dtype=torch.float64)
+    dec = UnrolledISTA(K, lam=0.1, lipschitz=L, step_bound=c, decreasing_thresholds=True, dtype=torch.float64)
     with torch.no_grad():
         for m in (net, dec):
             m.raw_step.copy_(torch.from_numpy(raw_step))
             m.raw_threshold.copy_(torch.from_numpy(raw_theta))
     for m in (net, dec):
         g = m.steps
-        assert bool((g >= 0).all()) and bool((g <= c / L * (1 + 1e-15)).all())
+        assert bool((g >= 0).all()) and bool((g <= c * (1 + 1e-15)).all())  # fractions of 1/L
         assert bool((m.thresholds >= 0).all()) and bool(torch.isfinite(m.thresholds).all())
     th = dec.thresholds
     assert bool((th[1:] <= th[:-1]).all())
@@ -55,14 +55,14 @@ def test_unrolled_ista_steps_and_thresholds_stay_admissible(raw_step, raw_theta,
 @FAST
 @given(raw_step=raw, raw_beta=raw, c=st.sampled_from([0.7, 1.0, 1.9, 2.0]))
 def test_learned_fista_inertia_bound_and_lyapunov_decrease_for_any_raw_parameters(raw_step, raw_beta, c):
-    net = LearnedFISTA(PROB.A, K, lam=0.05, step_bound=c, lipschitz=L)
+    net = LearnedFISTA(K, lam=0.05, lipschitz=L, step_bound=c, dtype=torch.float64)
     with torch.no_grad():
         net.raw_step.copy_(torch.from_numpy(raw_step))
         net.raw_inertia.copy_(torch.from_numpy(raw_beta))
-    tau, beta = net.steps, net.inertias
-    assert bool((tau > 0).all()) and bool((tau <= c / L * (1 + 1e-15)).all())
-    assert bool((beta >= 0).all()) and bool((beta <= 1 - L * tau / 2 + 1e-15).all())
-    rep = lyapunov_energy(net, Y[:4])
+    t, beta = net.steps, net.inertias  # τ = t/L
+    assert bool((t > 0).all()) and bool((t <= c * (1 + 1e-15)).all())
+    assert bool((beta >= 0).all()) and bool((beta <= 1 - t / 2 + 1e-15).all())
+    rep = lyapunov_energy(net, Y[:4], PROB.A, lipschitz=L)
     assert rep.decreasing, rep.max_increase
 
 
@@ -153,7 +153,7 @@ def test_hand_derived_lista_backprop_equals_autograd():
         net.W.add_(0.05 * torch.randn(net.W.shape, generator=gen, dtype=torch.float64))
         net.U.add_(0.05 * torch.randn(net.U.shape, generator=gen, dtype=torch.float64))
     W, U, theta = (t.detach().clone().requires_grad_(True) for t in (net.W, net.U, net.thresholds))
-    net_out = net(Y)
+    net_out = net(Y, PROB.A)
     loss = 0.5 * (net_out - X).pow(2).sum()
     loss.backward()
     hand = lista_backprop(W.detach(), U.detach(), theta.detach(), Y, X)
@@ -175,8 +175,9 @@ def test_pnp_with_a_firm_denoiser_converges_in_a_deq():
     gen = torch.Generator().manual_seed(1)
     y = torch.randn((2, *A.range_shape), generator=gen, dtype=torch.float64)
     D = DnCNN(features=6, depth=3, mode="firm", seed=4).double().eval()
-    deq = DEQ(PnPISTA(A, 1, D), solver="anderson", tol=1e-9, max_iter=300)
-    x = deq(y)
+    deq = DEQ(PnPISTA(1, D, dtype=torch.float64), solver="anderson", tol=1e-9, max_iter=300)
+    x = deq(y, A)
     assert deq.stats.forward_residual < 1e-9
-    f = deq.map.step(deq.map.init_state(y) + x.detach(), y, 0)
+    physics = deq.map.physics(y, A)
+    f = deq.map.step(deq.map.init_state(y, physics) + x.detach(), y, physics, 0)
     assert float((f - x).norm() / x.norm()) < 1e-8

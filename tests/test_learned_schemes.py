@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
 from _learned_helpers import ImageToRecords, single_thread, small_problem  # noqa: F401  (autouse fixture)
@@ -17,21 +20,23 @@ from geolearn.learned import (
     UnrolledISTA,
     alista_weight,
     canonicalize,
+    cauchy_steps,
     lyapunov_energy,
     support_shrink,
 )
-from geolearn.operators import MatrixOperator
+from geolearn.operators import LinearOperator, MatrixOperator
 from geolearn.solvers import fista, ista
 
 LAM = 0.05
+F64 = torch.float64
 
 
 def test_unrolled_ista_with_ista_parameters_equals_ista():
     prob, L, y, _ = small_problem()
-    net = UnrolledISTA(prob.A, 12, step_init=1 / L, threshold_init=LAM / L, lipschitz=L)
-    assert torch.allclose(net.steps * L, torch.ones(12, dtype=torch.float64), rtol=0, atol=1e-15)
+    net = UnrolledISTA(12, step_init=1.0, threshold_init=LAM / L, dtype=F64)
+    assert torch.allclose(net.steps, torch.ones(12, dtype=torch.float64), rtol=0, atol=1e-15)
     ref = ista(prob.A, y, LAM, max_iter=12, tol=0.0, lipschitz=L).x
-    out = net(y)
+    out = net(y, prob.A, lipschitz=L)
     assert float((out.detach() - ref).norm() / ref.norm()) < 1e-12
     assert float(ref.norm()) > 0.1  # a non-trivial reference
 
@@ -40,24 +45,24 @@ def test_unrolled_ista_with_ista_parameters_equals_ista():
 def test_lista_at_initialisation_equals_ista(kwargs):
     prob, L, y, _ = small_problem()
     ref = ista(prob.A, y, LAM, max_iter=10, tol=0.0, lipschitz=L).x
-    out = LISTA(prob.A, 10, lam=LAM, lipschitz=L, **kwargs)(y)
+    out = LISTA(prob.A, 10, lam=LAM, lipschitz=L, **kwargs)(y, prob.A)
     assert float((out - ref).norm() / ref.norm()) < 1e-12
 
 
 def test_learned_fista_with_zero_inertia_is_ista_and_inertia_accelerates():
     prob, L, y, _ = small_problem()
     ref = ista(prob.A, y, LAM, max_iter=8, tol=0.0, lipschitz=L).x
-    net = LearnedFISTA(prob.A, 8, lam=LAM, step_init=1 / L, inertia_init=1e-300, lipschitz=L)
-    assert float((net(y) - ref).norm() / ref.norm()) < 1e-12
+    net = LearnedFISTA(8, lam=LAM, lipschitz=L, step_init=1.0, inertia_init=1e-300, dtype=F64)
+    assert float((net(y, prob.A, lipschitz=L) - ref).norm() / ref.norm()) < 1e-12
     # With inertia the LASSO objective after 30 layers is lower than ISTA's after 30 iterations.
-    lf = LearnedFISTA(prob.A, 30, lam=LAM, step_init=1 / L, inertia_init=0.99, lipschitz=L)
+    lf = LearnedFISTA(30, lam=LAM, lipschitz=L, step_init=1.0, inertia_init=0.99, dtype=F64)
 
     def objective(x):
         return float(0.5 * (prob.A(x) - y).pow(2).sum() + LAM * x.abs().sum())
 
     x_star = fista(prob.A, y, LAM, max_iter=2000, tol=1e-12, lipschitz=L).x
     gap_ista = objective(ista(prob.A, y, LAM, max_iter=30, tol=0.0, lipschitz=L).x) - objective(x_star)
-    gap_lf = objective(lf(y).detach()) - objective(x_star)
+    gap_lf = objective(lf(y, prob.A, lipschitz=L).detach()) - objective(x_star)
     assert gap_lf < 0.5 * gap_ista
 
 
@@ -65,10 +70,13 @@ def test_schemes_accept_image_to_records_operators_and_corrections():
     A = ImageToRecords()
     gen = torch.Generator().manual_seed(3)
     y = torch.randn((4, *A.range_shape), generator=gen, dtype=torch.float64)
-    for net in (UnrolledISTA(A, 3), LearnedFISTA(A, 3)):
-        out = net(y)
+    for net in (
+        UnrolledISTA(3, threshold_init=0.01, dtype=F64),
+        LearnedFISTA(3, threshold_init=0.01, dtype=F64),
+    ):
+        out = net(y, A)
         assert out.shape == (4, 6, 5)
-        assert net(y[0]).shape == (6, 5)  # unbatched in, unbatched out
+        assert net(y[0], A).shape == (6, 5)  # unbatched in, unbatched out
         out.sum().backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
 
@@ -82,15 +90,15 @@ def test_schemes_accept_image_to_records_operators_and_corrections():
         def forward(self, x):
             return self.conv(x.unsqueeze(1)).squeeze(1)
 
-    plain = UnrolledISTA(A, 3)
-    corrected = UnrolledISTA(A, 3, corrections=[Cnn() for _ in range(3)])
-    assert torch.equal(plain(y), corrected(y))  # zero-initialised corrections start from the scheme
+    plain = UnrolledISTA(3, threshold_init=0.01, dtype=F64)
+    corrected = UnrolledISTA(3, threshold_init=0.01, corrections=[Cnn() for _ in range(3)], dtype=F64)
+    assert torch.equal(plain(y, A), corrected(y, A))  # zero-initialised corrections start from the scheme
     with torch.no_grad():
         corrected.corrections[1].conv.bias.fill_(0.5)
-    diff = corrected(y) - plain(y)
+    diff = corrected(y, A) - plain(y, A)
     assert float(diff.abs().max()) > 0.1
-    pnp = PnPISTA(A, 2, DnCNN(features=4, depth=3, seed=1).double())
-    assert pnp(y).shape == (4, 6, 5)
+    pnp = PnPISTA(2, DnCNN(features=4, depth=3, seed=1).double(), dtype=F64)
+    assert pnp(y, A).shape == (4, 6, 5)
 
 
 def test_lista_family_rejects_image_operators_with_a_clear_error():
@@ -101,13 +109,9 @@ def test_lista_family_rejects_image_operators_with_a_clear_error():
 
 
 def test_decreasing_thresholds_and_step_bounds():
-    prob, L, _, _ = small_problem()
+    _, L, _, _ = small_problem()
     net = UnrolledISTA(
-        prob.A,
-        6,
-        threshold_init=[0.05, 0.04, 0.04, 0.02, 0.01, 0.001],
-        decreasing_thresholds=True,
-        lipschitz=L,
+        6, threshold_init=[0.05, 0.04, 0.04, 0.02, 0.01, 0.001], decreasing_thresholds=True, dtype=F64
     )
     torch.testing.assert_close(
         net.thresholds.detach(),
@@ -120,13 +124,14 @@ def test_decreasing_thresholds_and_step_bounds():
     th = net.thresholds
     assert bool((th[1:] <= th[:-1]).all()) and bool((th >= 0).all())
     with pytest.raises(ValueError, match="nonincreasing"):
-        UnrolledISTA(prob.A, 2, threshold_init=[0.01, 0.02], decreasing_thresholds=True, lipschitz=L)
+        UnrolledISTA(2, threshold_init=[0.01, 0.02], decreasing_thresholds=True)
     with pytest.raises(StabilityError, match=r"c=2.5"):
-        UnrolledISTA(prob.A, 2, step_bound=2.5, lipschitz=L)
+        UnrolledISTA(2, threshold_init=0.01, step_bound=2.5)
     with pytest.raises(ValueError, match=r"\(0, "):
-        UnrolledISTA(prob.A, 2, step_init=1.5 / L, lipschitz=L)
-    wide = UnrolledISTA(prob.A, 2, step_init=1.5 / L, step_bound=2.0, lipschitz=L)
-    assert float(wide.steps[0]) == pytest.approx(1.5 / L, rel=1e-12)
+        UnrolledISTA(2, threshold_init=0.01, step_init=1.5)
+    wide = UnrolledISTA(2, lam=LAM, lipschitz=L, step_init=1.5, step_bound=2.0, dtype=F64)
+    assert float(wide.steps[0]) == pytest.approx(1.5, rel=1e-12)
+    assert float(wide.thresholds[0]) == pytest.approx(1.5 * LAM / L, rel=1e-12)  # ISTA's θ = γλ
 
 
 def test_support_selection_bypasses_the_largest_entries():
@@ -137,7 +142,7 @@ def test_support_selection_bypasses_the_largest_entries():
     prob, L, y, _ = small_problem()
     ss = LISTA(prob.A, 5, lam=LAM, lipschitz=L, coupled=True, support_selection=(0.05, 0.2))
     plain = LISTA(prob.A, 5, lam=LAM, lipschitz=L, coupled=True)
-    assert float((ss(y) - plain(y)).abs().max()) > 1e-3
+    assert float((ss(y, prob.A) - plain(y, prob.A)).abs().max()) > 1e-3
 
 
 def test_alista_weight_is_the_constrained_minimiser():
@@ -168,7 +173,7 @@ def test_identifiability_rescaled_rows_give_identical_outputs_and_one_canonical_
     with torch.no_grad():  # move away from initialisation so that signs and norms vary
         net.W.add_(0.3 * torch.randn(net.W.shape, generator=gen, dtype=torch.float64))
         net.U.add_(0.1 * torch.randn(net.U.shape, generator=gen, dtype=torch.float64))
-    out = net(y)
+    out = net(y, prob.A)
     other = LISTA(prob.A, 4, lam=LAM, lipschitz=L, unit_rows=True)
     p = torch.randn((4, 60), generator=gen, dtype=torch.float64) * 3
     p = torch.where(p.abs() < 0.1, torch.full_like(p, 0.5), p)
@@ -176,7 +181,7 @@ def test_identifiability_rescaled_rows_give_identical_outputs_and_one_canonical_
         other.W.copy_(net.W * p[..., None])
         other.U.copy_(net.U * p[..., None])
         other.raw_threshold.copy_(torch.log(torch.expm1(net.thresholds * p.abs())))
-    assert float((other(y) - out).abs().max()) < 1e-12
+    assert float((other(y, prob.A) - out).abs().max()) < 1e-12
     a, b = canonicalize(net.W, net.U, net.thresholds), canonicalize(other.W, other.U, other.thresholds)
     for ta, tb in zip(a, b):
         assert float((ta - tb).abs().max()) < 1e-12
@@ -187,13 +192,13 @@ def test_identifiability_rescaled_rows_give_identical_outputs_and_one_canonical_
     net.canonicalize_()
     other.canonicalize_()
     assert float((net.W - other.W).abs().max()) < 1e-12
-    assert float((net(y) - out).abs().max()) < 1e-12  # canonicalising does not change the network
+    assert float((net(y, prob.A) - out).abs().max()) < 1e-12  # canonicalising does not change the network
 
 
 def test_lyapunov_energy_decreases_and_detects_a_violation():
     prob, L, y, _ = small_problem()
-    net = LearnedFISTA(prob.A, 20, lam=LAM, inertia_init=0.99, lipschitz=L)
-    rep = lyapunov_energy(net, y)
+    net = LearnedFISTA(20, lam=LAM, lipschitz=L, inertia_init=0.99, dtype=F64)
+    rep = lyapunov_energy(net, y, prob.A, lipschitz=L)
     assert rep.decreasing and rep.max_increase <= 0
     assert float((rep.before[1:] - rep.after[:-1]).abs().max()) < 1e-12  # same λ: consecutive energies chain
 
@@ -202,44 +207,162 @@ def test_lyapunov_energy_decreases_and_detects_a_violation():
         def inertias(self):
             return torch.full_like(self.steps, 1.0)
 
-    bad = Unsafe(prob.A, 20, lam=LAM, step_init=1.8 / L, step_bound=2.0, lipschitz=L)
-    assert not lyapunov_energy(bad, y).decreasing
+    bad = Unsafe(20, lam=LAM, lipschitz=L, step_init=1.8, step_bound=2.0, dtype=F64)
+    assert not lyapunov_energy(bad, y, prob.A, lipschitz=L).decreasing
 
 
 def test_bad_inputs_raise_clear_errors():
     prob, L, y, _ = small_problem()
     with pytest.raises(ConfigError, match="n_layers must be a positive integer, got 0"):
-        UnrolledISTA(prob.A, 0, lipschitz=L)
+        UnrolledISTA(0, threshold_init=0.01)
     with pytest.raises(ConfigError, match="n_layers"):
         LISTA(prob.A, -2, lipschitz=L)
-    net = UnrolledISTA(prob.A, 3, lipschitz=L)
+    with pytest.raises(ConfigError, match="threshold_init"):
+        UnrolledISTA(3)  # no thresholds and nothing to derive them from
+    net = UnrolledISTA(3, lam=LAM, lipschitz=L, dtype=F64)
     with pytest.raises(ShapeError, match=r"range is \(30,\)"):
-        net(torch.zeros(4, 31, dtype=torch.float64))
+        net(torch.zeros(4, 31, dtype=torch.float64), prob.A)
     bad = y.clone()
     bad[2, 3] = float("nan")
     with pytest.raises(ValueError, match="non-finite"):
-        net(bad)
+        net(bad, prob.A)
     bad[2, 3] = float("inf")
     with pytest.raises(ValueError, match="non-finite"):
-        LearnedFISTA(prob.A, 2, lipschitz=L)(bad)
+        LearnedFISTA(2, threshold_init=0.01, dtype=F64)(bad, prob.A, lipschitz=L)
     with pytest.raises(TypeError, match="dtype"):
-        net(y.float())
+        net(y.float(), prob.A)
+    with pytest.raises(
+        TypeError, match=r"parameter 'raw_step' is torch.float32 but the operator is torch.float64"
+    ):
+        UnrolledISTA(3, threshold_init=0.01)(y, prob.A)  # float32 network, float64 operator
     with pytest.raises(ConfigError, match="exceeds"):
-        net(y, n_layers=4)
+        net(y, prob.A, n_layers=4)
     with pytest.raises(TypeError, match="LinearOperator"):
-        UnrolledISTA(torch.eye(3), 2)
+        net(y, torch.eye(3))
     with pytest.raises(ConfigError, match="one per layer"):
-        UnrolledISTA(prob.A, 3, corrections=[nn.Identity(), nn.Identity()], lipschitz=L)
+        UnrolledISTA(3, threshold_init=0.01, corrections=[nn.Identity(), nn.Identity()])
     with pytest.raises(ConfigError, match="support_selection"):
         LISTA(prob.A, 2, support_selection=(0.0, 0.1), lipschitz=L)
     with pytest.raises(ConfigError, match="unit_rows"):
         LISTA(prob.A, 2, unit_rows=True, coupled=True, lipschitz=L)
     with pytest.raises(ValueError, match="lipschitz"):
-        UnrolledISTA(prob.A, 2, lipschitz=-1.0)
+        net(y, prob.A, lipschitz=-1.0)
+    with pytest.raises(ConfigError, match="step_scale must be one of"):
+        LearnedFISTA(2, threshold_init=0.01, step_scale="cauchy")
+    with pytest.raises(ConfigError, match="only with step_scale='lipschitz'"):
+        UnrolledISTA(2, threshold_init=0.01, step_scale="cauchy", dtype=F64)(y, prob.A, lipschitz=L)
+
+
+class CountedMatrix(MatrixOperator):
+    """A matrix operator that counts its applications (A and Aᵀ, one per batch)."""
+
+    def __init__(self, matrix):
+        super().__init__(matrix)
+        self.calls = 0
+
+    def _forward(self, x):
+        self.calls += 1
+        return super()._forward(x)
+
+    def _adjoint(self, y):
+        self.calls += 1
+        return super()._adjoint(y)
+
+
+def test_lipschitz_is_estimated_once_per_operator_and_forgotten_with_it():
+    prob, L, y, _ = small_problem()
+    A = CountedMatrix(prob.A.matrix)
+    net = UnrolledISTA(2, threshold_init=0.01, dtype=F64)
+    assert net.physics(y, A).lipschitz == pytest.approx(L, rel=1e-5)
+    estimated = A.calls
+    assert estimated > 10  # the power iteration ran
+    net(y, A)
+    UnrolledISTA(3, threshold_init=0.01, dtype=F64)(y, A)  # another network, same operator
+    assert A.calls == estimated + 2 * 2 + 2 * 3  # no second estimate: only the layers' A and Aᵀ
+    B = CountedMatrix(2.0 * prob.A.matrix)  # another operator gets its own estimate
+    assert net.physics(2.0 * y, B).lipschitz == pytest.approx(4 * L, rel=1e-5)
+    memo = weakref.ref(B)
+    del B
+    gc.collect()
+    assert memo() is None  # the memo did not keep the operator alive
+
+
+@pytest.mark.parametrize("step_scale", ["lipschitz", "cauchy"])
+def test_a_trained_network_is_invariant_to_rescaling_the_operator(step_scale):
+    # What makes a network transfer: steps are fractions of a unit computed from the call's
+    # operator, thresholds are in image units. Then A -> αA, y -> αy (same x) gives the same image.
+    prob, _, y, _ = small_problem()
+    net = UnrolledISTA(4, threshold_init=0.02, step_scale=step_scale, dtype=F64)
+    with torch.no_grad():  # "trained": distinct per-layer values
+        net.raw_step.add_(torch.tensor([0.3, -0.2, 0.1, 0.5], dtype=F64))
+        net.raw_threshold.add_(torch.tensor([0.1, -0.4, 0.2, 0.0], dtype=F64))
+    scaled = MatrixOperator(7.0 * prob.A.matrix)
+    ref, out = net(y, prob.A), net(7.0 * y, scaled)
+    assert float((out - ref).norm() / ref.norm()) < 1e-12
+    assert float(ref.norm()) > 0.1
+    fista_net = LearnedFISTA(4, threshold_init=0.02, inertia_init=0.7, dtype=F64)
+    ref_f, out_f = fista_net(y, prob.A), fista_net(7.0 * y, scaled)
+    assert float((out_f - ref_f).norm() / ref_f.norm()) < 1e-10
+
+
+def test_one_network_runs_on_operators_of_other_shapes_and_stores_none():
+    class Cnn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x.unsqueeze(1)).squeeze(1)
+
+    net = UnrolledISTA(3, threshold_init=0.01, step_scale="cauchy", corrections=Cnn())
+    stored = [v for m in net.modules() for v in vars(m).values() if isinstance(v, LinearOperator)]
+    assert stored == [] and all(isinstance(t, torch.Tensor) for t in net.state_dict().values())
+    gen = torch.Generator().manual_seed(0)
+    for domain, range_ in (((6, 5), (2, 3, 7)), ((9, 4), (3, 4, 6))):
+        A = ImageToRecords(domain, range_, dtype=torch.float32)
+        y = torch.randn((2, *range_), generator=gen)
+        assert net(y, A).shape == (2, *domain)
+    # .to(dtype) moves the parameters; the float64 call uses a float64 operator.
+    A64 = ImageToRecords((6, 5), (2, 3, 7), dtype=F64)
+    y64 = torch.randn((2, 2, 3, 7), generator=gen, dtype=F64)
+    net64 = net.to(F64)
+    out = net64(y64, A64)
+    assert out.dtype == F64 and all(p.dtype == F64 for p in net64.parameters())
+    A32 = A64.to(dtype=torch.float32)
+    with torch.no_grad():
+        out32 = net64.to(torch.float32)(y64.float(), A32)
+    torch.testing.assert_close(out32.double(), out.detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_cauchy_scale_costs_one_extra_application_and_is_the_exact_first_line_search():
+    prob, _, y, _ = small_problem()
+    A = CountedMatrix(prob.A.matrix)
+    steps, g = cauchy_steps(A, y)
+    expected = g.pow(2).sum(1) / prob.A(g).pow(2).sum(1)
+    torch.testing.assert_close(steps, expected, rtol=1e-12, atol=0)
+    # The step minimises ½‖A(s g) − y‖² over s: the derivative there vanishes.
+    r = prob.A(steps[:, None] * g) - y
+    assert float((r * prob.A(g)).sum(1).abs().max()) < 1e-10 * float(y.pow(2).sum(1).max())
+    net = UnrolledISTA(4, threshold_init=1e-3, step_scale="cauchy", dtype=F64)
+    A.calls = 0
+    net(y, A)
+    assert A.calls == 2 * 4  # Aᵀy (reused by layer 1), A Aᵀy, then A and Aᵀ for layers 2..4
+
+
+def test_lista_family_checks_the_operator_shape_and_lista_cp_uses_the_call_operator():
+    prob, L, y, _ = small_problem()
+    net = LISTA(prob.A, 3, lam=LAM, lipschitz=L, coupled=True)
+    noise = torch.randn(prob.A.matrix.shape, dtype=F64, generator=torch.Generator().manual_seed(1))
+    other = MatrixOperator(prob.A.matrix + 0.05 * noise)
+    assert float((net(y, other) - net(y, prob.A)).abs().max()) > 1e-3
+    small, _, y_small, _ = small_problem(m=20, n=40)
+    for scheme in (net, LISTA(prob.A, 2, lam=LAM, lipschitz=L), ALISTA(prob.A, 2)):
+        with pytest.raises(ShapeError, match=r"learned matrices for a 30×60 operator"):
+            scheme(y_small, small.A)
 
 
 def test_operator_norm_is_estimated_when_lipschitz_is_omitted():
-    prob, L, _, _ = small_problem()
-    net = UnrolledISTA(prob.A, 2)
-    assert net.lipschitz == pytest.approx(L, rel=1e-5)
+    prob, L, y, _ = small_problem()
+    net = UnrolledISTA(2, threshold_init=0.01, dtype=F64)
+    assert net.physics(y, prob.A).lipschitz == pytest.approx(L, rel=1e-5)
     assert isinstance(prob.A, MatrixOperator)

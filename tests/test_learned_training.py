@@ -4,6 +4,8 @@ the sparse-coding generator, the oracle floor, the denoiser trainer, the trainin
 from __future__ import annotations
 
 import math
+import pickle
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -32,6 +34,7 @@ L = float(torch.linalg.matrix_norm(PROB.A.matrix, ord=2)) ** 2
 VAL = PROB.sample(300, 1)
 TRAIN = PROB.sample(2000, 2)
 K = 6
+SEEDS = (0, 1, 2)
 
 
 def _ista_best_db(n_iter):
@@ -41,59 +44,75 @@ def _ista_best_db(n_iter):
     )
 
 
-def test_short_training_beats_ista_at_equal_iterations():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_short_training_beats_ista_at_equal_iterations(seed):
     ista_db = _ista_best_db(K)
-    unrolled = UnrolledISTA(PROB.A, K, lam=0.3, step_init=1 / L, step_bound=2.0, lipschitz=L)
-    tr = Trainer(unrolled, lr=0.05, batch_size=64, progress=False, seed=0)
+    unrolled = UnrolledISTA(K, lam=0.3, lipschitz=L, step_init=1.0, step_bound=2.0)
+    tr = Trainer(unrolled, operator=PROB.A, forward_kwargs={"lipschitz": L}, lr=0.05, batch_size=64,
+                 progress=False, seed=seed)  # fmt: skip
     tr.fit(TRAIN, VAL, n_steps=120)
     lista = LISTA(PROB.A, K, lam=0.3, lipschitz=L)
-    tl = Trainer(lista, lr=2e-3, batch_size=64, progress=False, seed=0)
+    tl = Trainer(lista, operator=PROB.A, lr=2e-3, batch_size=64, progress=False, seed=seed)
     tl.fit(TRAIN, VAL, n_steps=120)
     u_db, l_db = tr.evaluate(VAL), tl.evaluate(VAL)
+    # Seeds 0-4 (mini-batch order; both start from ISTA): unrolled 2.100-2.105 dB and LISTA
+    # 3.41-3.61 dB below ISTA's best λ; asserted 1 dB and 2 dB.
     assert u_db < ista_db - 1.0, (u_db, ista_db)
     assert l_db < ista_db - 2.0, (l_db, ista_db)
     assert tl.history.val_nmse_db[-1] == pytest.approx(l_db)
-    assert all(g <= 2 / L * (1 + 1e-6) for g in unrolled.steps.tolist())
+    assert all(t <= 2 * (1 + 1e-6) for t in unrolled.steps.tolist())
 
 
-def test_custom_loss_sees_the_data_and_is_what_training_minimises():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_custom_loss_sees_the_data_and_is_what_training_minimises(seed):
     seen = []
 
     def data_residual(estimate, target, y):  # self-supervised: no use of the target
         seen.append(y.shape)
         return (PROB.A(estimate) - y).pow(2).mean()
 
-    net = UnrolledISTA(PROB.A, 3, lam=0.3, step_init=0.2 / L, step_bound=2.0, lipschitz=L)
+    net = UnrolledISTA(3, lam=0.3, lipschitz=L, step_init=0.2, step_bound=2.0)
     y = VAL[0]
     with torch.no_grad():
-        before = float(data_residual(net(y), None, y))
-    Trainer(net, lr=0.05, batch_size=32, progress=False, loss=data_residual).fit(TRAIN, n_steps=40)
+        before = float(data_residual(net(y, PROB.A), None, y))
+    Trainer(net, operator=PROB.A, lr=0.05, batch_size=32, progress=False, loss=data_residual, seed=seed).fit(
+        TRAIN, n_steps=40
+    )
     with torch.no_grad():
-        after = float(data_residual(net(y), None, y))
+        after = float(data_residual(net(y, PROB.A), None, y))
     assert seen[1] == (32, *PROB.A.range_shape)
-    assert after < 0.5 * before, (before, after)
+    assert after < 0.5 * before, (before, after)  # seeds 0-4: after/before 0.173-0.179
     with pytest.raises(ConfigError, match="loss must be callable"):
         Trainer(net, loss="mse")
 
 
-def test_stagewise_training_runs_every_stage_and_improves():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stagewise_training_runs_every_stage_and_improves(seed):
     net = LISTA(PROB.A, 3, lam=0.3, lipschitz=L, coupled=True)
-    tr = Trainer(net, lr=2e-3, batch_size=32, progress=False, seed=1, val_every=10)
+    tr = Trainer(net, operator=PROB.A, lr=2e-3, batch_size=32, progress=False, seed=seed, val_every=10)
     before = tr.evaluate(VAL)
     hist = tr.fit_stagewise(TRAIN, VAL, steps_per_stage=10, refine_lr_factors=(0.2,))
     assert sorted(set(hist.stages)) == list(range(1, 7))
     assert len(hist.steps) == 60 and hist.steps[-1] == 60
-    assert tr.evaluate(VAL) < before - 0.5
+    # Seeds 0-4: 0.549-0.571 dB better than the ISTA start; asserted 0.4 dB.
+    assert tr.evaluate(VAL) < before - 0.4
 
 
 def test_gradient_clipping_bounds_the_update():
     moved = {}
     for clip in (None, 1e-9):
-        net = UnrolledISTA(PROB.A, 2, lam=0.3, lipschitz=L)
+        net = UnrolledISTA(2, lam=0.3, lipschitz=L)
         before = net.raw_step.detach().clone()
-        Trainer(net, lr=0.01, batch_size=8, progress=False, seed=0, clip_norm=clip, schedule="step").fit(
-            TRAIN, n_steps=1
-        )
+        Trainer(
+            net,
+            operator=PROB.A,
+            lr=0.01,
+            batch_size=8,
+            progress=False,
+            seed=0,
+            clip_norm=clip,
+            schedule="step",
+        ).fit(TRAIN, n_steps=1)
         moved[clip] = float((net.raw_step.detach() - before).abs().max())
     assert moved[None] == pytest.approx(0.01, rel=1e-3)  # Adam's first step has size lr
     # clipped to norm 1e-9, Adam's eps (1e-8) dominates: the step shrinks to at most lr·1e-9/(1e-9 + 1e-8)
@@ -102,10 +121,10 @@ def test_gradient_clipping_bounds_the_update():
 
 def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
     def make():
-        return UnrolledISTA(PROB.A, 3, lam=0.3, lipschitz=L)
+        return UnrolledISTA(3, lam=0.3, lipschitz=L)
 
     ref = make()
-    Trainer(ref, lr=0.02, batch_size=16, progress=False, seed=3).fit(TRAIN, n_steps=20)
+    Trainer(ref, operator=PROB.A, lr=0.02, batch_size=16, progress=False, seed=3).fit(TRAIN, n_steps=20)
 
     calls = {"n": 0}
 
@@ -120,17 +139,43 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
     first = make()
     with pytest.raises(KeyboardInterrupt):
         Trainer(
-            first, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10
-        ).fit(crashing, n_steps=20)
+            first, operator=PROB.A, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path,
+            checkpoint_every=10,
+        ).fit(crashing, n_steps=20)  # fmt: skip
     assert path.exists() and not list(path.parent.glob(".*tmp"))
     resumed = make()
     tr = Trainer(
-        resumed, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path, checkpoint_every=10
-    )
+        resumed, operator=PROB.A, lr=0.02, batch_size=16, progress=False, seed=3, checkpoint_path=path,
+        checkpoint_every=10,
+    )  # fmt: skip
     tr.fit(TRAIN, n_steps=20)
     assert tr.step_count == 20 and len(tr.history.train_loss) == 20
     for a, b in zip(ref.parameters(), resumed.parameters()):
         assert torch.equal(a, b)
+
+
+def test_checkpoints_load_as_data_and_a_file_that_would_run_code_is_refused(tmp_path):
+    net = UnrolledISTA(2, lam=0.3, lipschitz=L)
+    tr = Trainer(net, operator=PROB.A, lr=0.02, batch_size=8, progress=False, schedule="step",
+                 checkpoint_path=tmp_path / "ok.pt", checkpoint_every=2)  # fmt: skip
+    tr.fit(TRAIN, n_steps=3)
+    state = torch.load(tmp_path / "ok.pt", weights_only=True)  # tensors, numbers, lists and dicts only
+    assert state["step_count"] == 3 and state["scheduler"]["milestones"]
+    evil = tmp_path / "evil.pt"
+    torch.save({**state, "payload": _RunsCode(tmp_path / "ran")}, evil)
+    with pytest.raises(pickle.UnpicklingError):
+        Trainer(net, operator=PROB.A, progress=False).load_checkpoint(evil)
+    assert not (tmp_path / "ran").exists()
+
+
+class _RunsCode:
+    """An object whose unpickling would run code (creates a file): what weights_only refuses."""
+
+    def __init__(self, target: Path):
+        self.target = target
+
+    def __reduce__(self):
+        return (Path.touch, (self.target,))
 
 
 def test_sparse_coding_generator_is_seeded_and_has_the_requested_statistics():
@@ -159,7 +204,7 @@ def test_oracle_floor_is_below_ista_and_nmse_checks():
     with pytest.raises(ShapeError):
         nmse_db(torch.zeros(3), torch.zeros(4))
     with pytest.raises(ConfigError, match="schedule"):
-        Trainer(UnrolledISTA(PROB.A, 1, lipschitz=L), schedule="linear")
+        Trainer(UnrolledISTA(1, lam=0.3, lipschitz=L), schedule="linear")
 
 
 def _layered_images(n, size, seed):
@@ -176,13 +221,14 @@ def _layered_images(n, size, seed):
     return out
 
 
-def test_denoiser_trains_from_scratch_and_stays_firmly_nonexpansive():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_denoiser_trains_from_scratch_and_stays_firmly_nonexpansive(seed):
     clean = _layered_images(24, 32, seed=0)
     val = _layered_images(8, 32, seed=1)
     sigma = 0.5
     gen = torch.Generator().manual_seed(2)
     noisy_db = nmse_db(val + sigma * torch.randn(val.shape, generator=gen, dtype=torch.float64), val)
-    den = DnCNN(features=12, depth=4, mode="firm", seed=0).double()
+    den = DnCNN(features=12, depth=4, mode="firm", seed=seed).double()
     hist = train_denoiser(
         den,
         clean,
@@ -193,9 +239,11 @@ def test_denoiser_trains_from_scratch_and_stays_firmly_nonexpansive():
         lr=1e-2,
         progress=False,
         val_images=val,
+        seed=seed,
     )
     den.eval()
-    assert hist.val_nmse_db[-1] < noisy_db - 1.5, (hist.val_nmse_db[-1], noisy_db)  # measured: 2.1 dB
+    # Seeds 0-4 (weights and patches): 2.09-2.32 dB below the noisy input; asserted 1.5 dB.
+    assert hist.val_nmse_db[-1] < noisy_db - 1.5, (hist.val_nmse_db[-1], noisy_db)
     assert check_firm_nonexpansive(den, val).firmly_nonexpansive
     fig = plot_training(hist, reference_db={"noisy input": noisy_db}, smooth=5)
     ax_loss, ax_val = fig.axes

@@ -4,6 +4,11 @@ Unrolled ISTA, the LISTA family (tied/untied, LISTA-CP, support selection, ALIST
 identifiable unit-row form), learned FISTA with a Lyapunov guarantee, plug-and-play ISTA with
 a (firmly) nonexpansive DnCNN denoiser, deep equilibrium layers with implicit gradients, a
 trainer, and seeded synthetic sparse-coding data. Imports ``operators`` and ``solvers`` only.
+
+Every scheme takes its operator at call time, ``net(y, A)`` (like deepinv's ``model(y,
+physics)``), and stores none: learned steps are fractions of a unit computed from the call's
+operator (:class:`LipschitzEstimator`, :func:`cauchy_steps`, :class:`Physics`), so one trained
+network runs on other operators, and ``net.to(device, dtype)`` moves all it owns.
 """
 
 from geolearn.learned.cnn import zero_output_cnn
@@ -24,6 +29,7 @@ from geolearn.learned.lipschitz import FirmnessReport, check_firm_nonexpansive, 
 from geolearn.learned.lista import ALISTA, LISTA, alista_weight, canonicalize, dense_matrix, support_shrink
 from geolearn.learned.lista_backprop import lista_backprop
 from geolearn.learned.maps import IterationMap
+from geolearn.learned.physics import LipschitzEstimator, Physics, cauchy_steps
 from geolearn.learned.pnp import PnPISTA
 from geolearn.learned.spectral import SpectralConv2d, conv_operator_norm
 from geolearn.learned.training import Trainer, TrainingHistory, nmse_db
@@ -39,7 +45,9 @@ __all__ = [
     "FixedPointResult",
     "IterationMap",
     "LearnedFISTA",
+    "LipschitzEstimator",
     "LyapunovReport",
+    "Physics",
     "PnPISTA",
     "SparseCodingProblem",
     "SpectralConv2d",
@@ -51,6 +59,7 @@ __all__ = [
     "bounded",
     "bounded_inverse",
     "canonicalize",
+    "cauchy_steps",
     "check_firm_nonexpansive",
     "conv_operator_norm",
     "decreasing",

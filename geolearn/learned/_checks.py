@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import torch
 
 from geolearn.errors import ConfigError, NonFiniteError, ShapeError, StabilityError
-from geolearn.operators import LinearOperator, operator_norm
+from geolearn.learned.physics import check_lipschitz
+from geolearn.operators import LinearOperator
 
 
 def check_n_layers(n_layers: int) -> int:
@@ -45,22 +46,29 @@ def check_data(A: LinearOperator, y: torch.Tensor, name: str = "y") -> tuple[tor
     return (y.unsqueeze(0) if unbatched else y), unbatched
 
 
-def lipschitz_constant(A: LinearOperator, lipschitz: float | None, seed: int = 0) -> float:
-    """``L = ‖A‖₂²`` (Lipschitz constant of the gradient of ½‖Ax − y‖²), estimated when not given."""
-    if lipschitz is None:
-        return float(operator_norm(A, tol=1e-7, max_iter=1000, seed=seed)) ** 2
-    lipschitz = float(lipschitz)
-    if not lipschitz > 0 or lipschitz == float("inf"):
-        raise ValueError(f"lipschitz must be a positive finite number (‖A‖₂²), got {lipschitz}")
-    return lipschitz
+def check_step_scale(step_scale: str, allowed: tuple[str, ...]) -> str:
+    """Validate a scheme's step scale against the ones it supports."""
+    if step_scale not in allowed:
+        raise ConfigError(f"step_scale must be one of {allowed} for this scheme, got {step_scale!r}")
+    return step_scale
+
+
+def check_parameters_dtype(module: torch.nn.Module, A: LinearOperator) -> None:
+    """The network's floating parameters must have the operator's dtype (a clear error, not a matmul failure)."""
+    for name, p in module.named_parameters():
+        if p.is_floating_point() and p.dtype != A.dtype:
+            raise TypeError(
+                f"the network's parameter {name!r} is {p.dtype} but the operator is {A.dtype}; "
+                f"convert one of them (e.g. net.to({A.dtype}))"
+            )
 
 
 def check_step_bound(c: float) -> float:
-    """Validate the step-size factor ``c`` of the bound ``γ ≤ c/L``: ``0 < c ≤ 2``."""
+    """Validate the bound ``c`` of the step fractions ``t ≤ c`` (``γ = t/L`` for the Lipschitz scale): ``0 < c ≤ 2``."""
     c = float(c)
     if not 0 < c <= 2:
         raise StabilityError(
-            f"step bound factor c={c} must lie in (0, 2]: steps γ ≤ c/L with c ≤ 1 keep layers "
+            f"step bound factor c={c} must lie in (0, 2]: steps γ = t/L with t ≤ c ≤ 1 keep layers "
             "nonexpansive, 1 < c ≤ 2 keeps them averaged only for convex problems; c > 2 diverges"
         )
     return c
@@ -74,3 +82,22 @@ def layer_values(value: float | Sequence[float] | torch.Tensor, n: int, name: st
     if t.numel() != n:
         raise ConfigError(f"{name} must be a scalar or have one value per layer ({n}), got {t.numel()}")
     return t
+
+
+def initial_thresholds(
+    steps: torch.Tensor,
+    threshold_init: float | Sequence[float] | None,
+    lam: float | None,
+    lipschitz: float | None,
+) -> torch.Tensor:
+    """Initial thresholds (image units): ``threshold_init``, or ISTA's ``t_k·λ/L`` from ``lam`` and ``lipschitz``."""
+    if threshold_init is not None:
+        return layer_values(threshold_init, len(steps), "threshold_init")
+    if lam is None or lipschitz is None:
+        raise ConfigError(
+            "give threshold_init (image units), or lam and lipschitz (λ of the LASSO and ‖A‖² of the "
+            "training operator) for ISTA's thresholds t_k·λ/L"
+        )
+    if not lam > 0:
+        raise ValueError(f"lam must be positive, got {lam}")
+    return steps * lam / check_lipschitz(lipschitz)

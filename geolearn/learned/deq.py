@@ -1,11 +1,12 @@
-"""Deep equilibrium layer: ``x* = Φ_θ(x*; y)`` for any :class:`IterationMap`, with implicit gradients.
+"""Deep equilibrium layer: ``x* = Φ_θ(x*; y, A)`` for any :class:`IterationMap`, with implicit gradients.
 
 Forward: the fixed point is found without autograd (plain iteration or Anderson). Backward
 (``backward="implicit"``): the incoming gradient ``g = ∂ℒ/∂x*`` is replaced by the solution of
 ``v = J_Φᵀ v + g`` (i.e. ``(I − J_Φᵀ) v = g``), computed by fixed-point or Anderson iterations on
 vector-Jacobian products, and ``v`` is pushed through one differentiable application of ``Φ``
 to reach ``θ`` and ``y``. ``backward="jacobian_free"`` skips the solve (``v = g``; Fung et al.).
-Memory is that of one layer, independent of the number of iterations.
+Memory is that of one layer, independent of the number of iterations. Like the maps it wraps,
+a DEQ stores no operator: ``deq(y, A)``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import torch
 from torch import nn
 
 from geolearn.errors import ConfigError, ConvergenceError
-from geolearn.learned._checks import check_data
+from geolearn.learned._checks import check_data, check_operator
 from geolearn.learned.fixed_point import FixedPointResult, anderson, fixed_point_iteration
 from geolearn.learned.maps import IterationMap
+from geolearn.operators import LinearOperator
 
 __all__ = ["DEQ", "DEQStats"]
 
@@ -44,7 +46,7 @@ class DEQ(nn.Module):
     Parameters
     ----------
     iteration_map : IterationMap
-        E.g. ``UnrolledISTA(A, 1)``, ``LearnedFISTA(A, 1)``, ``PnPISTA(A, 1, D)``, ``LISTA(A, 1)``.
+        E.g. ``UnrolledISTA(1, ...)``, ``LearnedFISTA(1, ...)``, ``PnPISTA(1, D)``, ``LISTA(A, 1)``.
     layer : int
         Which parameter set of the map to iterate.
     solver : {"anderson", "fixed_point"}
@@ -112,15 +114,26 @@ class DEQ(nn.Module):
             log.warning(msg)
         return out
 
-    def forward(self, y: torch.Tensor, z0: torch.Tensor | None = None) -> torch.Tensor:
-        """Fixed point for data ``y`` ``(B, *range_shape)``; returns ``(B, *domain_shape)``.
+    def forward(
+        self,
+        y: torch.Tensor,
+        A: LinearOperator,
+        z0: torch.Tensor | None = None,
+        *,
+        lipschitz: float | None = None,
+    ) -> torch.Tensor:
+        """Fixed point for data ``y`` ``(B, *A.range_shape)`` and operator ``A``; returns ``(B, *A.domain_shape)``.
 
-        ``z0`` (``(B, *state_shape)``) warm-starts the forward solve.
+        ``z0`` (``(B, *state_shape)``) warm-starts the forward solve; ``lipschitz`` is passed to
+        the map's step scale (see :meth:`IterationMap.forward`). The step scale is computed
+        once per call and held fixed during both solves.
         """
-        y, unbatched = check_data(self.map.A, y)
-        f = lambda z: self.map.step(z, y, self.layer)  # noqa: E731
+        check_operator(A)
+        y, unbatched = check_data(A, y)
+        physics = self.map.physics(y, A, lipschitz=lipschitz)
+        f = lambda z: self.map.step(z, y, physics, self.layer)  # noqa: E731
         if z0 is None:
-            z0 = self.map.init_state(y)
+            z0 = self.map.init_state(y, physics)
         with torch.no_grad():
             fwd = self._solve(f, z0.detach(), self.solver, self.tol, self.max_iter, "forward")
         self.stats = stats = DEQStats(fwd.iterations, fwd.residual, fwd.fallbacks)

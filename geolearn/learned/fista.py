@@ -1,8 +1,10 @@
 """Learned FISTA (inertial forward-backward) with a built-in Lyapunov guarantee.
 
-Layer ``k`` computes ``x_{k+1} = S_{τ_k λ_k}(x_k − τ_k Aᵀ(Ax_k − y) + β_k (x_k − x_{k−1}))`` with
-``τ_k = (c/L)·sigmoid(a_k)``, ``β_k = (1 − Lτ_k/2)·sigmoid(b_k)`` and ``λ_k = softplus(l_k)``,
-so ``0 ≤ β_k ≤ 1 − Lτ_k/2`` holds for any raw parameters. Under that condition the energy
+Layer ``k`` computes ``x_{k+1} = S_{θ_k}(x_k − τ_k Aᵀ(Ax_k − y) + β_k (x_k − x_{k−1}))`` with
+``τ_k = t_k/L``, ``t_k = c·sigmoid(a_k)``, ``β_k = (1 − t_k/2)·sigmoid(b_k)`` and thresholds
+``θ_k = softplus(l_k)`` in image units; ``L = ‖A‖₂²`` comes from the operator of the call. So
+``0 ≤ β_k ≤ 1 − Lτ_k/2`` holds for any raw parameters and any operator. Under that condition,
+with ``λ_k = θ_k/τ_k``, the energy
 
     Φ_k(x_{k+1}, x_k) = F_k(x_{k+1}) + β_k/(2τ_k) ‖x_{k+1} − x_k‖²,   F_k = ½‖Ax − y‖² + λ_k‖x‖₁,
 
@@ -18,9 +20,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from geolearn.learned._checks import check_data, check_step_bound, layer_values, lipschitz_constant
+from geolearn.learned._checks import check_data, check_step_bound, initial_thresholds, layer_values
 from geolearn.learned.constraints import bounded, bounded_inverse, positive, positive_inverse
 from geolearn.learned.maps import IterationMap
+from geolearn.learned.physics import LipschitzEstimator, Physics
 from geolearn.operators import LinearOperator
 from geolearn.solvers import soft_threshold
 
@@ -28,85 +31,93 @@ __all__ = ["LearnedFISTA", "LyapunovReport", "lyapunov_energy"]
 
 
 class LearnedFISTA(IterationMap):
-    """Inertial forward-backward with learned ``τ_k``, ``β_k``, ``λ_k`` (module docstring).
+    """Inertial forward-backward with learned ``t_k``, ``β_k``, ``θ_k`` (module docstring).
 
     The state is the pair ``(x_k, x_{k−1})`` stacked on dimension 1: ``(B, 2, *domain_shape)``.
+    The step unit is always ``1/‖A‖²`` of the call's operator: the inertia bound and the
+    Lyapunov guarantee are stated in it.
 
     Parameters
     ----------
-    A : LinearOperator
-        Any operator.
     n_layers : int
         Number of layers.
-    lam : float
-        Initial LASSO weight ``λ_k``.
+    threshold_init : float or sequence, optional
+        Initial thresholds ``θ_k`` in image units.
+    lam, lipschitz : float, optional
+        Instead of ``threshold_init``: LASSO weight λ and ``‖A‖²`` of the training operator,
+        giving ``θ_k = t_k λ / L`` (used for this initialisation only).
     step_init : float, optional
-        Initial ``τ_k`` in ``(0, c/L]``; default ``0.99·min(c, 1)/L``.
+        Initial fractions ``t_k`` in ``(0, c]``; default ``0.99·min(c, 1)``.
     inertia_init : float
-        Initial ``β_k`` as a fraction in ``(0, 1]`` of its bound ``1 − Lτ_k/2``.
+        Initial ``β_k`` as a fraction in ``(0, 1]`` of its bound ``1 − t_k/2``.
     step_bound : float
-        ``c`` in ``τ_k ≤ c/L``, ``0 < c ≤ 2``.
-    lipschitz : float, optional
-        ``L = ‖A‖₂²``; estimated when omitted.
+        ``c`` in ``t_k ≤ c``, ``0 < c ≤ 2``.
+    step_scale : {"lipschitz"}
+        The only unit the inertia bound and the Lyapunov guarantee allow.
+    lipschitz_estimator : LipschitzEstimator, optional
+        Estimator of ``‖A‖²`` for calls that give no ``lipschitz=``.
+    corrections : nn.Module or sequence, optional
+    dtype : torch.dtype
     """
+
+    step_scales = ("lipschitz",)
 
     def __init__(
         self,
-        A: LinearOperator,
         n_layers: int,
         *,
-        lam: float = 0.1,
+        threshold_init: float | Sequence[float] | None = None,
+        lam: float | None = None,
+        lipschitz: float | None = None,
         step_init: float | Sequence[float] | None = None,
         inertia_init: float | Sequence[float] = 0.5,
         step_bound: float = 1.0,
-        lipschitz: float | None = None,
+        step_scale: str = "lipschitz",
+        lipschitz_estimator: LipschitzEstimator | None = None,
         corrections: nn.Module | Sequence[nn.Module] | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
-        super().__init__(A, n_layers, corrections=corrections)
+        super().__init__(
+            n_layers, corrections=corrections, step_scale=step_scale, lipschitz_estimator=lipschitz_estimator
+        )
         self.step_bound = check_step_bound(step_bound)
-        self.lipschitz = lipschitz_constant(A, lipschitz)
         K = self.n_layers
         if step_init is None:
-            step_init = 0.99 * min(self.step_bound, 1.0) / self.lipschitz
-        if not lam > 0:
-            raise ValueError(f"lam must be positive, got {lam}")
-        dt = A.dtype
-        self.raw_step = nn.Parameter(
-            bounded_inverse(layer_values(step_init, K, "step_init"), self.step_bound / self.lipschitz).to(dt)
-        )
+            step_init = 0.99 * min(self.step_bound, 1.0)
+        steps = layer_values(step_init, K, "step_init")
+        thresholds = initial_thresholds(steps, threshold_init, lam, lipschitz)
+        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound).to(dtype))
         self.raw_inertia = nn.Parameter(
-            bounded_inverse(layer_values(inertia_init, K, "inertia_init"), 1.0).to(dt)
+            bounded_inverse(layer_values(inertia_init, K, "inertia_init"), 1.0).to(dtype)
         )
-        self.raw_lam = nn.Parameter(positive_inverse(layer_values(lam, K, "lam")).to(dt))
+        self.raw_threshold = nn.Parameter(positive_inverse(thresholds).to(dtype))
 
     @property
     def steps(self) -> torch.Tensor:
-        """``τ_k ∈ (0, c/L]``, shape ``(K,)``."""
-        return bounded(self.raw_step, self.step_bound / self.lipschitz)
+        """Step fractions ``t_k = Lτ_k ∈ (0, c]``, shape ``(K,)``."""
+        return bounded(self.raw_step, self.step_bound)
 
     @property
     def inertias(self) -> torch.Tensor:
-        """``β_k ∈ [0, 1 − Lτ_k/2]``, shape ``(K,)`` (empty interval clipped at 0 when c = 2)."""
-        return torch.clamp(1.0 - 0.5 * self.lipschitz * self.steps, min=0.0) * torch.sigmoid(self.raw_inertia)
+        """``β_k ∈ [0, 1 − t_k/2]``, shape ``(K,)`` (empty interval clipped at 0 when c = 2)."""
+        return torch.clamp(1.0 - 0.5 * self.steps, min=0.0) * torch.sigmoid(self.raw_inertia)
 
     @property
-    def lams(self) -> torch.Tensor:
-        """``λ_k ≥ 0``, shape ``(K,)``."""
-        return positive(self.raw_lam)
+    def thresholds(self) -> torch.Tensor:
+        """``θ_k ≥ 0`` in image units, shape ``(K,)``."""
+        return positive(self.raw_threshold)
 
-    @property
-    def state_shape(self) -> tuple[int, ...]:
-        return (2, *self.A.domain_shape)
+    def state_shape(self, A: LinearOperator) -> tuple[int, ...]:
+        return (2, *A.domain_shape)
 
     def output(self, state: torch.Tensor) -> torch.Tensor:
         return state[:, 0]
 
-    def step(self, state: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    def step(self, state: torch.Tensor, y: torch.Tensor, physics: Physics, k: int) -> torch.Tensor:
         k = self.check_layer(k)
         x, x_prev = state[:, 0], state[:, 1]
-        tau = self.steps[k]
-        z = x - tau * self.residual(x, y) + self.inertias[k] * (x - x_prev)
-        x_new = self.correct(soft_threshold(z, tau * self.lams[k]), k)
+        z = x - physics.step(self.steps[k], x) * physics.gradient(x, y) + self.inertias[k] * (x - x_prev)
+        x_new = self.correct(soft_threshold(z, self.thresholds[k]), k)
         return torch.stack([x_new, x], dim=1)
 
 
@@ -131,8 +142,15 @@ class LyapunovReport:
 
 
 @torch.no_grad()
-def lyapunov_energy(model: LearnedFISTA, y: torch.Tensor, *, tol: float = 1e-10) -> LyapunovReport:
-    """Evaluate the Lyapunov energy of ``model`` along its trajectory for data ``y``.
+def lyapunov_energy(
+    model: LearnedFISTA,
+    y: torch.Tensor,
+    A: LinearOperator,
+    *,
+    lipschitz: float | None = None,
+    tol: float = 1e-10,
+) -> LyapunovReport:
+    """Evaluate the Lyapunov energy of ``model`` along its trajectory for data ``y`` and operator ``A``.
 
     For each step ``k`` the energy uses that step's parameters (module docstring); it is
     guaranteed to decrease when the corrections are absent.
@@ -140,24 +158,29 @@ def lyapunov_energy(model: LearnedFISTA, y: torch.Tensor, *, tol: float = 1e-10)
     Parameters
     ----------
     model : LearnedFISTA
-    y : Tensor ``(B, *range_shape)``
+    y : Tensor ``(B, *A.range_shape)``
+    A : LinearOperator
+    lipschitz : float, optional
+        ``‖A‖₂²`` (estimated by the model's estimator when omitted).
     tol : float
         Relative slack allowed for rounding.
     """
-    y, _ = check_data(model.A, y)
-    A = model.A
-    state = model.init_state(y)
+    y, _ = check_data(A, y)
+    physics = model.physics(y, A, lipschitz=lipschitz)
+    L = physics.lipschitz
+    state = model.init_state(y, physics)
     before, after = [], []
 
     def energy(x: torch.Tensor, x_prev: torch.Tensor, k: int) -> torch.Tensor:
+        tau = model.steps[k] / L
         fit = 0.5 * (A.apply(x) - y).flatten(1).pow(2).sum(1)
-        reg = model.lams[k] * x.flatten(1).abs().sum(1)
-        inertia = model.inertias[k] / (2 * model.steps[k]) * (x - x_prev).flatten(1).pow(2).sum(1)
+        reg = model.thresholds[k] / tau * x.flatten(1).abs().sum(1)
+        inertia = model.inertias[k] / (2 * tau) * (x - x_prev).flatten(1).pow(2).sum(1)
         return fit + reg + inertia
 
     for k in range(model.n_layers):
         before.append(energy(state[:, 0], state[:, 1], k))
-        state = model.step(state, y, k)
+        state = model.step(state, y, physics, k)
         after.append(energy(state[:, 0], state[:, 1], k))
     b, a = torch.stack(before), torch.stack(after)
     rel = (a - b) / b.abs().clamp_min(torch.finfo(b.dtype).tiny)

@@ -5,6 +5,22 @@ memory: a flat (vector) domain of size ``n`` and range of size ``m`` with ``n·(
 ``max_matrix_entries``. Image or Born operators should use :class:`UnrolledISTA`,
 :class:`LearnedFISTA` or :class:`PnPISTA`, which only call ``A.apply``/``A.adjoint``.
 
+The operator at call time
+-------------------------
+Like every scheme they are applied as ``net(y, A)`` and store no operator, but what they learn
+is tied to the matrix they were built from, and that is kept on purpose:
+
+- LISTA's ``W_k`` and ``U_k`` start as ``I − AᵀA/L`` and ``Aᵀ/L`` of the construction matrix and
+  are learned freely: they *are* a learned model of that operator. Untied/tied LISTA applies no
+  operator at all; the call's ``A`` only fixes (and checks) the shapes ``(m, n)``.
+- LISTA-CP computes ``z = x + U_k(y − A x)`` with the call's ``A``, so its data-consistency
+  term follows the operator given, while ``U_k`` stays what was learned for the construction one.
+- ALISTA's analytic weight ``W`` is a function of the construction matrix (a buffer, moved by
+  ``.to``); its steps ``γ_k`` are learned in the units of ``1/‖WᵀA‖``; ``A x`` uses the call's ``A``.
+
+A call with an operator of other shapes raises :class:`~geolearn.errors.ShapeError`; use an
+image-domain scheme when one network must serve operators of different sizes.
+
 Identifiability
 ---------------
 With ``unit_rows=True`` a layer stores raw rows ``V`` (of ``W``), ``U`` and per-row thresholds
@@ -23,9 +39,10 @@ import torch
 from torch import nn
 
 from geolearn.errors import ConfigError, ShapeError
-from geolearn.learned._checks import layer_values, lipschitz_constant
+from geolearn.learned._checks import layer_values
 from geolearn.learned.constraints import positive, positive_inverse
 from geolearn.learned.maps import IterationMap
+from geolearn.learned.physics import LipschitzEstimator, Physics, check_lipschitz
 from geolearn.operators import LinearOperator
 from geolearn.solvers import soft_threshold
 
@@ -101,15 +118,26 @@ def alista_weight(A: torch.Tensor) -> torch.Tensor:
     return G / denom
 
 
-class LISTA(IterationMap):
-    """Learned ISTA: ``z_k = W_k x_{k−1} + U_k y``, ``x_k = S_{θ_k}(z_k)``.
+def _check_matrix_shape(A: LinearOperator, m: int, n: int) -> None:
+    if A.domain_shape != (n,) or A.range_shape != (m,):
+        raise ShapeError(
+            f"this network learned matrices for a {m}×{n} operator (flat range ({m},), domain ({n},)); "
+            f"the operator given has range {A.range_shape} and domain {A.domain_shape}"
+        )
 
-    Initialised to equal ISTA with step ``1/L``: ``W = I − AᵀA/L``, ``U = Aᵀ/L``, ``θ = λ/L``.
+
+class LISTA(IterationMap):
+    """Learned ISTA: ``z_k = W_k x_{k−1} + U_k y``, ``x_k = S_{θ_k}(z_k)``; called as ``net(y, A)``.
+
+    Initialised to equal ISTA with step ``1/L`` on the construction operator ``A``:
+    ``W = I − AᵀA/L``, ``U = Aᵀ/L``, ``θ = λ/L``. The operator is not stored (see the module
+    docstring for what the call's operator does).
 
     Parameters
     ----------
     A : LinearOperator
-        Flat ``n → m`` operator small enough to materialise (see module docstring).
+        Flat ``n → m`` operator small enough to materialise (see module docstring), used to
+        initialise the matrices.
     n_layers : int
         Number of layers ``K``.
     lam : float
@@ -117,7 +145,7 @@ class LISTA(IterationMap):
     tied : bool
         Share ``W``, ``U`` across layers (thresholds stay per layer).
     coupled : bool
-        LISTA-CP: ``W_k = I − U_k A``, i.e. ``z = x + U_k(y − Ax)``; only ``U_k``, ``θ_k`` learned.
+        LISTA-CP: ``z = x + U_k(y − Ax)`` with the call's ``A``; only ``U_k``, ``θ_k`` learned.
     support_selection : (float, float), optional
         ``(p_step, p_max)``: at layer ``k`` (1-based) the ``min(k·p_step, p_max)`` fraction of
         largest entries of ``z_k`` bypass the shrinkage (LISTA-CPSS uses ``(0.012, 0.13)``).
@@ -126,10 +154,12 @@ class LISTA(IterationMap):
         docstring); not combinable with ``coupled``. At initialisation it equals ISTA up to the
         row normalisation of ``W``.
     lipschitz : float, optional
-        ``L = ‖A‖₂²``; estimated when omitted.
+        ``L = ‖A‖₂²`` of the construction operator; estimated when omitted.
     max_matrix_entries : int
         Size limit for the explicit matrices.
     """
+
+    step_scales = ("none",)
 
     def __init__(
         self,
@@ -145,7 +175,7 @@ class LISTA(IterationMap):
         max_matrix_entries: int = 10**7,
         corrections: nn.Module | Sequence[nn.Module] | None = None,
     ) -> None:
-        super().__init__(A, n_layers, corrections=corrections)
+        super().__init__(n_layers, corrections=corrections)
         M = dense_matrix(A, max_matrix_entries)
         if unit_rows and coupled:
             raise ConfigError(
@@ -155,11 +185,9 @@ class LISTA(IterationMap):
             raise ValueError(f"lam must be positive, got {lam}")
         self.tied, self.coupled, self.unit_rows = bool(tied), bool(coupled), bool(unit_rows)
         self.support_selection = _check_support(support_selection)
-        L = lipschitz_constant(A, lipschitz)
-        self.lipschitz = L
+        L = check_lipschitz(lipschitz) if lipschitz is not None else LipschitzEstimator()(A)
         m, n = M.shape
         n_sets = 1 if self.tied else self.n_layers
-        self.register_buffer("matrix", M)
         U = (M.T / L).expand(n_sets, n, m).clone()
         self.U = nn.Parameter(U)
         if not self.coupled:
@@ -175,24 +203,34 @@ class LISTA(IterationMap):
         """Raw-space thresholds ``θ``: ``(K,)``, or ``(K, n)`` per row with ``unit_rows``."""
         return positive(self.raw_threshold)
 
-    def layer_weights(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Effective ``(W_k (n×n), U_k (n×m), θ_k)`` of layer ``k`` as used in the forward pass."""
+    def physics(self, y: torch.Tensor, A: LinearOperator, *, lipschitz: float | None = None) -> Physics:
+        _check_matrix_shape(A, self.U.shape[2], self.U.shape[1])
+        return super().physics(y, A, lipschitz=lipschitz)
+
+    def layer_weights(
+        self, k: int, A: LinearOperator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Effective ``(W_k (n×n), U_k (n×m), θ_k)`` of layer ``k``; LISTA-CP needs the operator ``A``
+        (``W_k = I − U_k A``, with ``A`` materialised)."""
         k = self.check_layer(k)
         j = 0 if self.tied else k
         U, theta = self.U[j], self.thresholds[k]
         if self.coupled:
-            W = torch.eye(U.shape[0], dtype=U.dtype, device=U.device) - U @ self.matrix
+            if A is None:
+                raise ConfigError("LISTA-CP's W_k = I − U_k A needs the operator: layer_weights(k, A)")
+            _check_matrix_shape(A, U.shape[1], U.shape[0])
+            W = torch.eye(U.shape[0], dtype=U.dtype, device=U.device) - U @ A.dense()
         else:
             W = self.W[j]
         if self.unit_rows:
             W, U, theta = canonicalize(W, U, theta)
         return W, U, theta
 
-    def step(self, state: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    def step(self, state: torch.Tensor, y: torch.Tensor, physics: Physics, k: int) -> torch.Tensor:
         if self.coupled:
             k = self.check_layer(k)
             U = self.U[0 if self.tied else k]
-            z = state + (y - state @ self.matrix.T) @ U.T
+            z = state + (y - physics.A.apply(state)) @ U.T
             theta = self.thresholds[k]
         else:
             W, U, theta = self.layer_weights(k)
@@ -219,12 +257,15 @@ class LISTA(IterationMap):
 
 
 class ALISTA(IterationMap):
-    """Analytic LISTA: ``x_{k+1} = η_{θ_k}(x_k − γ_k Wᵀ(A x_k − y))`` with analytic ``W``.
+    """Analytic LISTA: ``x_{k+1} = η_{θ_k}(x_k − γ_k Wᵀ(A x_k − y))`` with analytic ``W``; ``net(y, A)``.
 
     Only ``γ_k > 0`` and ``θ_k ≥ 0`` are learned (softplus parameterisation); ``W`` is
-    :func:`alista_weight` of A's matrix. Initialised with ``γ_k = 1/‖WᵀA‖₂``, ``θ_k = γ_k λ``.
-    ``support_selection`` as in :class:`LISTA` (default ``(0.012, 0.13)`` as in the ALISTA paper).
+    :func:`alista_weight` of the construction operator's matrix (a buffer). Initialised with
+    ``γ_k = 1/‖WᵀA‖₂``, ``θ_k = γ_k λ``. ``support_selection`` as in :class:`LISTA` (default
+    ``(0.012, 0.13)`` as in the ALISTA paper). The call's ``A`` computes ``A x_k``.
     """
+
+    step_scales = ("none",)
 
     def __init__(
         self,
@@ -236,7 +277,7 @@ class ALISTA(IterationMap):
         max_matrix_entries: int = 10**7,
         corrections: nn.Module | Sequence[nn.Module] | None = None,
     ) -> None:
-        super().__init__(A, n_layers, corrections=corrections)
+        super().__init__(n_layers, corrections=corrections)
         M = dense_matrix(A, max_matrix_entries)
         if not lam > 0:
             raise ValueError(f"lam must be positive, got {lam}")
@@ -256,9 +297,13 @@ class ALISTA(IterationMap):
     def thresholds(self) -> torch.Tensor:
         return positive(self.raw_threshold)
 
-    def step(self, state: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    def physics(self, y: torch.Tensor, A: LinearOperator, *, lipschitz: float | None = None) -> Physics:
+        _check_matrix_shape(A, *self.weight.shape)
+        return super().physics(y, A, lipschitz=lipschitz)
+
+    def step(self, state: torch.Tensor, y: torch.Tensor, physics: Physics, k: int) -> torch.Tensor:
         k = self.check_layer(k)
-        z = state - self.steps[k] * ((self.A.apply(state) - y) @ self.weight)
+        z = state - self.steps[k] * ((physics.A.apply(state) - y) @ self.weight)
         if self.support_selection is None:
             x = soft_threshold(z, self.thresholds[k])
         else:

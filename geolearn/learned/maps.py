@@ -1,11 +1,19 @@
 """The :class:`IterationMap` interface shared by every learned iterative scheme.
 
-An iteration map is one step ``s_{k+1} = Φ_k(s_k; y)`` of an iterative method on a *state*
+An iteration map is one step ``s_{k+1} = Φ_k(s_k; y, A)`` of an iterative method on a *state*
 ``s`` (the image ``x`` for ISTA-like maps, the pair ``(x_k, x_{k-1})`` for inertial ones). A
 scheme with ``n_layers`` parameter sets is unrolled by :meth:`IterationMap.forward`; the
 same object with one layer index frozen is the map a :class:`~geolearn.learned.DEQ` iterates to
 its fixed point. Tensors always carry one leading batch dimension: states are
 ``(B, *state_shape)``, data ``(B, *A.range_shape)``, outputs ``(B, *A.domain_shape)``.
+
+Physics at call time
+--------------------
+A map never stores its operator. ``net(y, A)`` receives it; :meth:`IterationMap.physics`
+derives the call's :class:`~geolearn.learned.Physics` (the operator and the step scale, see
+:mod:`geolearn.learned.physics`) once per call, and every layer takes it. The parameters are
+step *fractions* and image-domain quantities, so one trained network runs on other operators of
+any shape its layers accept, and ``net.to(device, dtype)`` moves everything it owns.
 
 Per-layer corrections
 ---------------------
@@ -24,40 +32,54 @@ import torch
 from torch import nn
 
 from geolearn.errors import ConfigError
-from geolearn.learned._checks import check_data, check_n_layers, check_operator
+from geolearn.learned._checks import (
+    check_data,
+    check_n_layers,
+    check_operator,
+    check_parameters_dtype,
+    check_step_scale,
+)
+from geolearn.learned.physics import STEP_SCALES, LipschitzEstimator, Physics, make_physics
 from geolearn.operators import LinearOperator
 
 __all__ = ["IterationMap"]
 
 
 class IterationMap(nn.Module):
-    """Base class: an ``n_layers``-step learned iteration on a LinearOperator ``A``.
+    """Base class: an ``n_layers``-step learned iteration, applied as ``net(y, A)``.
 
-    Subclasses implement :meth:`step`; they may override :attr:`state_shape`,
-    :meth:`init_state` and :meth:`output` when the state is more than the image.
+    Subclasses implement :meth:`step`; they may override :meth:`state_shape`,
+    :meth:`init_state` and :meth:`output` when the state is more than the image, and
+    ``step_scales`` (the step scales they support, first = default).
 
     Parameters
     ----------
-    A : LinearOperator
-        Forward operator, domain ``(*domain_shape)`` (e.g. an image ``(nx, nz)``), range
-        ``(*range_shape)`` (e.g. shot records ``(n_shots, n_rec, nt)``). Parameters are created
-        in ``A.dtype``; build the scheme on an operator of the dtype you train in.
     n_layers : int
         Number of layers (distinct parameter sets), at least 1.
     corrections : nn.Module or sequence of nn.Module, optional
         Per-layer residual corrections, see the module docstring.
+    step_scale : str
+        Unit of the learned step fractions (:mod:`geolearn.learned.physics`): ``"lipschitz"``
+        (``1/‖A‖²``) or ``"cauchy"`` (the per-sample first exact line-search step).
+    lipschitz_estimator : LipschitzEstimator, optional
+        How ``‖A‖²`` is estimated when a call gives no ``lipschitz=`` (default: 1000 power
+        iterations to 1e-7, right for matrices; use a short one with a safety factor for Born).
     """
+
+    step_scales: tuple[str, ...] = STEP_SCALES[:2]
 
     def __init__(
         self,
-        A: LinearOperator,
         n_layers: int,
         *,
         corrections: nn.Module | Sequence[nn.Module] | None = None,
+        step_scale: str | None = None,
+        lipschitz_estimator: LipschitzEstimator | None = None,
     ) -> None:
         super().__init__()
-        self.A = check_operator(A)
         self.n_layers = check_n_layers(n_layers)
+        self.step_scale = check_step_scale(step_scale or self.step_scales[0], self.step_scales)
+        self.lipschitz_estimator = lipschitz_estimator or LipschitzEstimator()
         if corrections is None:
             self.corrections = None
         elif isinstance(corrections, nn.Module):
@@ -71,20 +93,24 @@ class IterationMap(nn.Module):
             self.corrections = nn.ModuleList(corrections)
 
     # ------------------------------------------------------------------ interface
-    @property
-    def domain_shape(self) -> tuple[int, ...]:
-        return self.A.domain_shape
+    def state_shape(self, A: LinearOperator) -> tuple[int, ...]:
+        """Shape of one state (without batch) for operator ``A``; the image shape unless overridden."""
+        return A.domain_shape
 
-    @property
-    def state_shape(self) -> tuple[int, ...]:
-        """Shape of one state (without batch); the image shape unless overridden."""
-        return self.A.domain_shape
+    def physics(self, y: torch.Tensor, A: LinearOperator, *, lipschitz: float | None = None) -> Physics:
+        """Check ``A`` and batched data ``y`` ``(B, *A.range_shape)``; return the call's :class:`Physics`.
 
-    def init_state(self, y: torch.Tensor) -> torch.Tensor:
+        ``lipschitz`` (``‖A‖₂²`` or an upper bound) skips the estimate of the ``"lipschitz"`` scale.
+        """
+        check_operator(A)
+        check_parameters_dtype(self, A)
+        return make_physics(A, y, self.step_scale, self.lipschitz_estimator, lipschitz)
+
+    def init_state(self, y: torch.Tensor, physics: Physics) -> torch.Tensor:
         """Initial state ``(B, *state_shape)`` for data ``y`` of shape ``(B, *range_shape)``: zeros."""
-        return y.new_zeros((y.shape[0], *self.state_shape))
+        return y.new_zeros((y.shape[0], *self.state_shape(physics.A)))
 
-    def step(self, state: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    def step(self, state: torch.Tensor, y: torch.Tensor, physics: Physics, k: int) -> torch.Tensor:
         """Layer ``k``: state ``(B, *state_shape)`` and data ``(B, *range_shape)`` to the next state."""
         raise NotImplementedError
 
@@ -105,12 +131,14 @@ class IterationMap(nn.Module):
         module = self.corrections[k if len(self.corrections) > 1 else 0]
         return x + module(x)
 
-    def residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Gradient of the data term, ``Aᵀ(Ax − y)``, shape ``(B, *domain_shape)``."""
-        return self.A.adjoint(self.A.apply(x) - y)
-
     def forward(
-        self, y: torch.Tensor, *, n_layers: int | None = None, return_iterates: bool = False
+        self,
+        y: torch.Tensor,
+        A: LinearOperator,
+        *,
+        n_layers: int | None = None,
+        return_iterates: bool = False,
+        lipschitz: float | None = None,
     ) -> torch.Tensor | list[torch.Tensor]:
         """Unroll the first ``n_layers`` layers (all by default) from :meth:`init_state`.
 
@@ -118,23 +146,30 @@ class IterationMap(nn.Module):
         ----------
         y : Tensor
             Data, ``(B, *A.range_shape)`` or unbatched ``A.range_shape``; finite, ``A.dtype``.
+        A : LinearOperator
+            The forward operator of this call (a matrix, a Born operator, ...).
         n_layers : int, optional
             Number of layers to run (stage-wise training runs prefixes of the network).
         return_iterates : bool
             Return the list ``[x_0, x_1, ..., x_K]`` of images instead of ``x_K``.
+        lipschitz : float, optional
+            ``‖A‖₂²`` (or an upper bound) for the ``"lipschitz"`` step scale; estimated and
+            remembered per operator when omitted.
 
         Returns
         -------
         Tensor ``(B, *A.domain_shape)`` (unbatched when ``y`` was), or a list of them.
         """
-        y, unbatched = check_data(self.A, y)
+        check_operator(A)
+        y, unbatched = check_data(A, y)
         n = self.n_layers if n_layers is None else check_n_layers(n_layers)
         if n > self.n_layers:
             raise ConfigError(f"n_layers={n} exceeds the {self.n_layers} layers of this network")
-        state = self.init_state(y)
+        physics = self.physics(y, A, lipschitz=lipschitz)
+        state = self.init_state(y, physics)
         iterates = [self.output(state)]
         for k in range(n):
-            state = self.step(state, y, k)
+            state = self.step(state, y, physics, k)
             iterates.append(self.output(state))
         if unbatched:
             iterates = [x.squeeze(0) for x in iterates]

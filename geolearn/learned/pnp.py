@@ -8,66 +8,72 @@ import torch
 from torch import nn
 
 from geolearn.errors import ConfigError
-from geolearn.learned._checks import check_step_bound, layer_values, lipschitz_constant
+from geolearn.learned._checks import check_step_bound, layer_values
 from geolearn.learned.constraints import bounded, bounded_inverse
 from geolearn.learned.maps import IterationMap
-from geolearn.operators import LinearOperator
+from geolearn.learned.physics import LipschitzEstimator, Physics
 
 __all__ = ["PnPISTA"]
 
 
 class PnPISTA(IterationMap):
-    """``x_{k+1} = D_k(x_k − γ_k Aᵀ(A x_k − y))`` with denoiser(s) ``D_k`` and learned steps.
+    """``x_{k+1} = D_k(x_k − γ_k Aᵀ(A x_k − y))`` with denoiser(s) ``D_k`` and learned ``γ_k = t_k·scale``.
 
-    With ``γ_k ≤ 1/L`` the gradient step is firmly nonexpansive-averaged; composed with a
-    firmly nonexpansive denoiser (:class:`DnCNN` with ``mode="firm"``) the map is averaged, so
-    its fixed-point iteration (:class:`DEQ`) converges whenever a fixed point exists.
+    With the ``"lipschitz"`` scale and ``t_k ≤ 1`` the gradient step is nonexpansive on any
+    operator; composed with a firmly nonexpansive denoiser (:class:`DnCNN` with ``mode="firm"``)
+    the map is averaged, so its fixed-point iteration (:class:`DEQ`) converges whenever a fixed
+    point exists.
 
     Parameters
     ----------
-    A : LinearOperator
-        Any operator; the denoiser must map ``(B, *A.domain_shape)`` to itself.
     n_layers : int
     denoiser : nn.Module or sequence of nn.Module
-        One denoiser shared by all layers or one per layer.
+        One denoiser shared by all layers or one per layer; maps ``(B, *A.domain_shape)`` to itself.
     step_init : float, optional
-        Initial steps in ``(0, c/L]``; default ``0.99·min(c, 1)/L``.
+        Initial fractions ``t_k`` in ``(0, c]``; default ``0.99·min(c, 1)``.
     step_bound : float
-        ``c`` in ``γ_k ≤ c/L``, ``0 < c ≤ 2``.
-    lipschitz : float, optional
-        ``L = ‖A‖₂²``; estimated when omitted.
+        ``c`` in ``t_k ≤ c``, ``0 < c ≤ 2``.
+    step_scale : {"lipschitz", "cauchy"}
+        Unit of the steps (see :class:`IterationMap`).
+    lipschitz_estimator : LipschitzEstimator, optional
+        Estimator of ``‖A‖²`` for calls that give no ``lipschitz=``.
+    corrections : nn.Module or sequence, optional
+    dtype : torch.dtype
+        Dtype of the step parameters (the denoiser keeps its own).
     """
 
     def __init__(
         self,
-        A: LinearOperator,
         n_layers: int,
         denoiser: nn.Module | Sequence[nn.Module],
         *,
         step_init: float | Sequence[float] | None = None,
         step_bound: float = 1.0,
-        lipschitz: float | None = None,
+        step_scale: str = "lipschitz",
+        lipschitz_estimator: LipschitzEstimator | None = None,
         corrections: nn.Module | Sequence[nn.Module] | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
-        super().__init__(A, n_layers, corrections=corrections)
+        super().__init__(
+            n_layers, corrections=corrections, step_scale=step_scale, lipschitz_estimator=lipschitz_estimator
+        )
         denoisers = [denoiser] if isinstance(denoiser, nn.Module) else list(denoiser)
         if len(denoisers) not in (1, self.n_layers):
             raise ConfigError(f"give one denoiser or one per layer ({self.n_layers}), got {len(denoisers)}")
         self.denoisers = nn.ModuleList(denoisers)
         self.step_bound = check_step_bound(step_bound)
-        self.lipschitz = lipschitz_constant(A, lipschitz)
         if step_init is None:
-            step_init = 0.99 * min(self.step_bound, 1.0) / self.lipschitz
+            step_init = 0.99 * min(self.step_bound, 1.0)
         steps = layer_values(step_init, self.n_layers, "step_init")
-        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound / self.lipschitz).to(A.dtype))
+        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound).to(dtype))
 
     @property
     def steps(self) -> torch.Tensor:
-        """``γ_k ∈ (0, c/L]``, shape ``(K,)``."""
-        return bounded(self.raw_step, self.step_bound / self.lipschitz)
+        """Step fractions ``t_k ∈ (0, c]``, shape ``(K,)``."""
+        return bounded(self.raw_step, self.step_bound)
 
-    def step(self, state: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    def step(self, state: torch.Tensor, y: torch.Tensor, physics: Physics, k: int) -> torch.Tensor:
         k = self.check_layer(k)
-        z = state - self.steps[k] * self.residual(state, y)
+        z = state - physics.step(self.steps[k], state) * physics.gradient(state, y)
         D = self.denoisers[k if len(self.denoisers) > 1 else 0]
         return self.correct(D(z), k)

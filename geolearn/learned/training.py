@@ -1,21 +1,27 @@
 """Supervised training of learned schemes on pairs ``(y, x*)``: Adam, schedules, clipping,
 stage-wise (layer-by-layer) training, validation NMSE in dB, checkpoints, tqdm progress.
+
+Checkpoints hold tensors, numbers, strings and lists only: they are written atomically
+(:func:`geolearn.atomic.atomic_path`) and read with ``torch.load(weights_only=True)``, so a
+checkpoint file cannot run code.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError, ConvergenceError, ShapeError
+from geolearn.operators import LinearOperator
 
 __all__ = ["Loss", "Trainer", "TrainingHistory", "mse_loss", "nmse_db"]
 
@@ -63,8 +69,13 @@ class Trainer:
     Parameters
     ----------
     model : nn.Module
-        Any module ``model(y) -> x̂``; :class:`IterationMap` schemes also accept ``n_layers``
-        (used by stage-wise training).
+        Any module ``model(y) -> x̂``, or ``model(y, operator) -> x̂`` when ``operator`` is given
+        (every :class:`IterationMap` and :class:`DEQ`); schemes also accept ``n_layers`` (used by
+        stage-wise training).
+    operator : LinearOperator, optional
+        The forward operator passed to every model call (the network itself stores none).
+    forward_kwargs : dict, optional
+        Extra keyword arguments of every model call, e.g. ``{"lipschitz": L}``.
     lr : float
         Adam learning rate.
     schedule : {None, "cosine", "step"}
@@ -92,6 +103,8 @@ class Trainer:
         self,
         model: nn.Module,
         *,
+        operator: LinearOperator | None = None,
+        forward_kwargs: dict[str, Any] | None = None,
         lr: float = 1e-3,
         schedule: str | None = None,
         clip_norm: float | None = None,
@@ -114,7 +127,10 @@ class Trainer:
             raise ConfigError(f"clip_norm must be positive or None, got {clip_norm}")
         if not callable(loss):
             raise ConfigError(f"loss must be callable (estimate, target, y) -> scalar, got {loss!r}")
+        if operator is not None and not isinstance(operator, LinearOperator):
+            raise TypeError(f"operator must be a geolearn LinearOperator, got {type(operator).__name__}")
         self.model, self.lr, self.schedule, self.clip_norm = model, float(lr), schedule, clip_norm
+        self.operator, self.forward_kwargs = operator, dict(forward_kwargs or {})
         self.loss = loss
         self.batch_size, self.val_every = int(batch_size), int(val_every)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -125,7 +141,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, y: torch.Tensor, n_layers: int | None = None) -> torch.Tensor:
-        return self.model(y) if n_layers is None else self.model(y, n_layers=n_layers)
+        """The model's estimate for data ``y`` (with the trainer's operator and call arguments)."""
+        kwargs = dict(self.forward_kwargs)
+        if n_layers is not None:
+            kwargs["n_layers"] = n_layers
+        args = (y,) if self.operator is None else (y, self.operator)
+        return self.model(*args, **kwargs)
 
     @torch.no_grad()
     def evaluate(self, val: Pairs, *, n_layers: int | None = None, batch_size: int = 1000) -> float:
@@ -258,14 +279,16 @@ class Trainer:
             "history": self.history.to_dict(),
             "generator": self.generator.get_state(),
         }
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
         return path
 
     def load_checkpoint(self, path: str | Path) -> dict:
-        """Restore model weights, counters, history and RNG state; return the raw checkpoint."""
-        state = torch.load(Path(path), weights_only=False)
+        """Restore model weights, counters, history and RNG state; return the raw checkpoint.
+
+        The file is read as data (``weights_only=True``): tensors, numbers, strings, lists, dicts.
+        """
+        state = torch.load(Path(path), weights_only=True)
         self.model.load_state_dict(state["model"])
         self.step_count = state["step_count"]
         self.history = TrainingHistory(**state["history"])
