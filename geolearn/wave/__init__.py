@@ -10,35 +10,57 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
 - :class:`ShotPropagator` — one shot at a fixed velocity, NumPy in/out (forward, Born, adjoint,
   illumination), for shot-parallel workflows.
 - :func:`build_count` / :func:`clear_cache` — the generated-operator cache.
+- :func:`configure` / :class:`WaveConfig` — Devito compile options and log level.
+- :func:`set_threads` / :func:`thread_budget` — threads of the generated kernels.
+- :class:`PerformanceLog` / :class:`PropagationStats` — time, threads and GPts/s of every
+  propagation (each operator's ``.performance``).
 """
 
+from geolearn.wave.background import BackgroundCache
 from geolearn.wave.boundary import BOUNDARIES
+from geolearn.wave.config import WaveConfig, configure, wave_config
+from geolearn.wave.execution import KernelSummary, PerformanceLog, PropagationStats
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.linear import BornOperator, PointInterpolation, SourceModeling
 from geolearn.wave.model import PPW_THRESHOLD, Model
-from geolearn.wave.modeling import WaveModeling, fwi_objective
+from geolearn.wave.modeling import WaveModeling, fwi_objective, nyquist_factor
 from geolearn.wave.propagator import build_count, clear_cache
 from geolearn.wave.records import ShotRecords
 from geolearn.wave.shot import ShotPropagator
-from geolearn.wave.solver import MEMORY_MODES
+from geolearn.wave.solver import MEMORY_MODES, Snapshots
+from geolearn.wave.threads import THREADS_ENV, ThreadBudget, set_threads, thread_budget, usable_cores
 from geolearn.wave.wavelet import max_frequency, resample, ricker
 
 __all__ = [
     "BOUNDARIES",
     "MEMORY_MODES",
     "PPW_THRESHOLD",
+    "THREADS_ENV",
+    "BackgroundCache",
     "BornOperator",
     "Geometry",
+    "KernelSummary",
     "Model",
+    "PerformanceLog",
     "PointInterpolation",
+    "PropagationStats",
     "ShotPropagator",
     "ShotRecords",
+    "Snapshots",
     "SourceModeling",
+    "ThreadBudget",
+    "WaveConfig",
     "WaveModeling",
     "build_count",
     "clear_cache",
+    "configure",
     "fwi_objective",
     "max_frequency",
+    "nyquist_factor",
     "resample",
     "ricker",
+    "set_threads",
+    "thread_budget",
+    "usable_cores",
+    "wave_config",
 ]

@@ -16,9 +16,12 @@ from tqdm.auto import tqdm
 
 from geolearn.errors import ConfigError, GeometryError
 from geolearn.operators import LinearOperator
+from geolearn.wave.background import BackgroundCache
+from geolearn.wave.execution import PerformanceLog
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.model import Model
 from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
+from geolearn.wave.solver import Snapshots
 
 logger = logging.getLogger("geolearn.wave.linear")
 
@@ -42,7 +45,12 @@ class BornOperator(LinearOperator):
 
     The adjoint ``Jᵀ`` is reverse-time migration with the zero-lag imaging condition
     ``-Σ_t q(t+dt) ∂²u(t)`` (``q`` the back-propagated receiver wavefield), mapped to the
-    domain's parametrisation. Each adjoint call re-runs the background forward per shot.
+    domain's parametrisation.
+
+    The background wavefield of each shot is kept between calls while it fits the ``cache``
+    budget (:mod:`geolearn.wave.background`): then ``J`` propagates only the scattered field
+    and ``Jᵀ`` only the adjoint one. Shots beyond the budget propagate their background on
+    every call. Results do not depend on the budget (same arithmetic, dot-tested per mode).
 
     Parameters
     ----------
@@ -56,6 +64,18 @@ class BornOperator(LinearOperator):
         Meaning of the domain (see above).
     progress : bool
         tqdm bar over shots.
+    cache : "auto", int or None
+        Memory for kept background wavefields: ``"auto"`` (default) shares a quarter of the
+        machine's memory among all such operators, an integer is a budget in bytes for this
+        one, None keeps nothing. Each kept shot holds ``(nt + 1) x`` the padded grid in the
+        model's dtype.
+
+    Attributes
+    ----------
+    background : BackgroundCache
+        The kept backgrounds (``.shots``, ``.nbytes``; ``.clear()`` frees them).
+    performance : PerformanceLog
+        Every propagation this operator ran (time, threads, GPts/s).
     """
 
     def __init__(
@@ -66,20 +86,40 @@ class BornOperator(LinearOperator):
         *,
         parametrization: str = "velocity",
         progress: bool = False,
+        cache: str | int | None = "auto",
     ) -> None:
         if parametrization not in PARAMETRIZATIONS:
             raise ConfigError(f"parametrization must be one of {PARAMETRIZATIONS}, got {parametrization!r}")
         super().__init__(model.shape, geometry.record_shape, dtype=model.dtype)
         self.model, self.geometry = model, geometry
         self.parametrization, self.progress = parametrization, progress
+        self.background = BackgroundCache(cache)
+        self.performance = PerformanceLog()
         v0 = model.vp if velocity is None else velocity
-        self.solver, vp = make_solver(model, geometry.dt, v0)
+        self.solver, vp = make_solver(model, geometry.dt, v0, self.performance)
         # d(Devito squared slowness)/d(domain variable), on the model grid.
         self.scale = dm_dv(vp) if parametrization == "velocity" else np.full(vp.shape, 1e6)
 
     def _shots(self, what: str) -> Any:
         n = self.geometry.n_shots
         return tqdm(range(n), desc=what, disable=not self.progress or n == 1, leave=False)
+
+    def _background(self, shot: int, for_adjoint: bool) -> Snapshots | None:
+        """The shot's exact background store: kept, newly kept, or (``for_adjoint``) temporary."""
+        kept = self.background.get(shot)
+        if kept is not None:
+            return kept
+        s, geo = self.solver, self.geometry
+        nbytes = (geo.nt + 1) * s.grid_points * s.dtype.itemsize
+        keep = self.background.admits(nbytes)
+        if not keep and not for_adjoint:
+            return None  # J then propagates the background in the same sweep
+        src, rec = shot_coords(self.model, geo, shot)
+        w = geo.wavelets[shot].numpy().astype(s.dtype)
+        _, store = s.forward(src, w, rec, save=1, reuse=not keep)
+        if keep:
+            self.background.put(shot, store)
+        return store
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         s, geo = self.solver, self.geometry
@@ -88,21 +128,21 @@ class BornOperator(LinearOperator):
         out = np.zeros((x.shape[0], *self.range_shape), dtype=s.dtype)
         for i in self._shots("Born"):
             src, rec = shot_coords(self.model, geo, i)
+            background = self._background(i, for_adjoint=False)
             for b in range(x.shape[0]):
                 dm = self.model.pad_zero(xs[b] * self.scale).astype(s.dtype)
-                out[b, i, : rec.shape[0]] = s.born(src, w[i], rec, dm)
+                out[b, i, : rec.shape[0]] = s.born(src, w[i], rec, dm, background)
         return torch.as_tensor(out).to(device=x.device, dtype=self.dtype)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         s, geo = self.solver, self.geometry
-        w = geo.wavelets.numpy().astype(s.dtype)
         ys = _np(y, s.dtype)
         out = np.zeros((y.shape[0], *self.model.padded_shape))
         for i in self._shots("RTM"):
             src, rec = shot_coords(self.model, geo, i)
-            _, snaps = s.forward(src, w[i], rec, save=1, reuse=True)
+            background = self._background(i, for_adjoint=True)
             for b in range(y.shape[0]):
-                gm, _ = s.adjoint(src, rec, ys[b, i, : rec.shape[0]], snaps)
+                gm, _ = s.adjoint(src, rec, ys[b, i, : rec.shape[0]], background)
                 out[b] += gm
         img = np.stack([self.model.crop(o) * self.scale for o in out])
         return torch.as_tensor(img, dtype=self.dtype, device=y.device)
@@ -125,7 +165,9 @@ class SourceModeling(LinearOperator):
     def __init__(self, model: Model, geometry: Geometry, velocity: torch.Tensor | None = None) -> None:
         super().__init__((geometry.n_shots, geometry.nt), geometry.record_shape, dtype=model.dtype)
         self.model, self.geometry = model, geometry
-        self.solver, _ = make_solver(model, geometry.dt, model.vp if velocity is None else velocity)
+        self.performance = PerformanceLog()
+        v = model.vp if velocity is None else velocity
+        self.solver, _ = make_solver(model, geometry.dt, v, self.performance)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         s, xs = self.solver, _np(x, self.solver.dtype)

@@ -33,11 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from geolearn.wave.config import WaveConfig, devito, wave_config
+
 logger = logging.getLogger("geolearn.wave.propagator")
 
 __all__ = ["KernelKey", "build_count", "clear_cache", "get_kernel"]
 
 _KINDS = ("forward", "born", "adjoint", "interp")
+_GRADIENTS = ("none", "wavefield", "snapshots")
 _BUILDS = 0
 # Keyed by (KernelKey, spacing): the spacing is substituted into the generated code.
 _CACHE: dict[tuple[KernelKey, tuple[float, ...]], Kernel] = {}
@@ -61,12 +64,17 @@ class KernelKey:
         ``"float32"`` or ``"float64"``.
     free_surface_index : int
         Depth index of the free surface in the padded grid, or ``-1`` for none.
-    gradient : {"none", "snapshots", "buffer"}
-        For ``forward``: whether ``D²u`` snapshots are saved; for ``adjoint``: where the
-        model gradient reads ``D²u`` from (saved snapshots, or the 3-slot forward buffer
-        kept current by checkpointing). Ignored by ``born`` and ``interp``.
+    gradient : {"none", "wavefield", "snapshots"}
+        How the forward wavefield is kept for a gradient or a Born background.
+        ``wavefield``: ``forward`` stores ``u[n]`` at every step inside its stencil loop;
+        ``adjoint`` and ``born`` read ``∂²u[n] = u[n+1] - 2u[n] + u[n-1]`` from that store.
+        ``snapshots``: ``forward`` stores ``∂²u`` every ``factor``-th step, ``adjoint``
+        subsamples the imaging sum (times ``factor``). ``none``: nothing stored (``born``
+        then propagates the background itself). Ignored by ``interp``.
     factor : int
-        Snapshot subsampling factor (1 saves every step).
+        Snapshot subsampling factor (1 with ``wavefield``).
+    config : WaveConfig
+        Compile options (language, platform, opt, compiler).
     """
 
     kind: str
@@ -76,6 +84,7 @@ class KernelKey:
     free_surface_index: int = -1
     gradient: str = "none"
     factor: int = 1
+    config: WaveConfig = field(default_factory=wave_config)
 
 
 @dataclass
@@ -119,8 +128,8 @@ def get_kernel(key: KernelKey, spacing: tuple[float, ...]) -> Kernel:
     cache_key = (key, tuple(float(h) for h in spacing))
     kernel = _CACHE.get(cache_key)
     if kernel is None:
-        if key.kind not in _KINDS:
-            raise ValueError(f"unknown operator kind {key.kind!r}; valid: {_KINDS}")
+        if key.kind not in _KINDS or key.gradient not in _GRADIENTS:
+            raise ValueError(f"unknown operator {key.kind!r}/{key.gradient!r}; valid: {_KINDS}/{_GRADIENTS}")
         start = time.perf_counter()
         kernel = _build(key, cache_key[1])
         _CACHE[cache_key] = kernel
@@ -131,18 +140,15 @@ def get_kernel(key: KernelKey, spacing: tuple[float, ...]) -> Kernel:
 
 # ---------------------------------------------------------------------------- building
 def _build(key: KernelKey, spacing: tuple[float, ...]) -> Kernel:
-    import devito as dv
-
+    dv = devito()
     dtype = np.dtype(key.dtype).type
     extent = tuple(h * (n - 1) for h, n in zip(spacing, key.shape))
     grid = dv.Grid(shape=key.shape, extent=extent, dtype=dtype)
     so = key.space_order
     m = dv.Function(name="m", grid=grid, space_order=so)
     damp = dv.Function(name="damp", grid=grid, space_order=0)
-    dt = grid.stepping_dim.spacing
-    a = 1 / (m + damp * dt / 2)
-    b = m - damp * dt / 2
     fields: dict[str, Any] = {"m": m, "damp": damp}
+    options = key.config.operator_kwargs()
 
     if key.kind == "interp":
         f = dv.Function(name="f", grid=grid, space_order=so)
@@ -151,75 +157,113 @@ def _build(key: KernelKey, spacing: tuple[float, ...]) -> Kernel:
         pout = dv.SparseFunction(name="pout", grid=grid, npoint=1)
         eqs = [pout.interpolate(expr=f), pin.inject(field=g, expr=pin)]
         fields.update(f=f, g=g, pin=pin, pout=pout)
-        return Kernel(key, dv.Operator(eqs, name="geolearn_interp"), grid, fields)
+        return Kernel(key, dv.Operator(eqs, name="geolearn_interp", **options), grid, fields)
 
-    def stencil_forward(field: Any) -> Any:
-        return a * (dt**2 * field.laplace + 2 * m * field - b * field.backward)
-
-    t = grid.stepping_dim
     src = dv.SparseTimeFunction(name="src", grid=grid, npoint=1, nt=2)
     rec = dv.SparseTimeFunction(name="rec", grid=grid, npoint=1, nt=2)
     vol = dv.Constant(name="vol", dtype=dtype)
     fields.update(src=src, rec=rec, vol=vol)
-    eqs: list[Any] = []
-
-    if key.kind in ("forward", "born"):
-        u = dv.TimeFunction(name="u", grid=grid, time_order=2, space_order=so)
-        fields["u"] = u
-        eqs.append(dv.Eq(u.forward, stencil_forward(u)))
-        eqs += src.inject(field=u.forward, expr=src * dt**2 / (m * vol))
-        eqs += _free_surface(u, t + 1, grid, key)
-        d2u = u.forward - 2 * u + u.backward
-        if key.kind == "forward":
-            eqs += rec.interpolate(expr=u)
-            if key.gradient == "snapshots":
-                snap = _snapshot_field(grid, key, dv)
-                fields["snap"] = snap
-                eqs.append(dv.Eq(snap, d2u))
-        else:
-            du = dv.TimeFunction(name="du", grid=grid, time_order=2, space_order=so)
-            dm = dv.Function(name="dm", grid=grid, space_order=0)
-            fields.update(du=du, dm=dm)
-            eqs.append(dv.Eq(du.forward, stencil_forward(du) - a * dm * d2u))
-            eqs += _free_surface(du, t + 1, grid, key)
-            eqs += rec.interpolate(expr=du)
-    else:  # adjoint
-        v = dv.TimeFunction(name="v", grid=grid, time_order=2, space_order=so)
-        v1 = v.forward
-        v2 = v.subs(t, t + 2)
-        fields["v"] = v
-        eqs.append(dv.Eq(v, a * (dt**2 * v1.laplace + 2 * m * v1 - b * v2)))
-        eqs += rec.inject(field=v, expr=rec / m)
-        eqs += _free_surface(v, t, grid, key)
-        eqs += src.interpolate(expr=v1)
-        if key.gradient != "none":
-            grad = dv.Function(name="grad", grid=grid, space_order=0)
-            fields["grad"] = grad
-            if key.gradient == "snapshots":
-                snap = _snapshot_field(grid, key, dv)
-                fields["snap"] = snap
-                eqs.append(dv.Inc(grad, -key.factor * v1 * snap))
-            else:  # the forward buffer holds u[n+1], u[n], u[n-1] (checkpointing)
-                u = dv.TimeFunction(name="u", grid=grid, time_order=2, space_order=so)
-                fields["u"] = u
-                eqs.append(dv.Inc(grad, -v1 * (u.forward - 2 * u + u.backward)))
-
-    op = dv.Operator(eqs, subs=grid.spacing_map, name=f"geolearn_{key.kind}")
+    if key.gradient != "none":
+        fields["snap"] = _store_field(grid, key, dv)
+    build = {"forward": _forward_eqs, "born": _born_eqs, "adjoint": _adjoint_eqs}[key.kind]
+    eqs = build(key, grid, fields, dv)
+    op = dv.Operator(eqs, subs=grid.spacing_map, name=f"geolearn_{key.kind}", **options)
     return Kernel(key, op, grid, fields)
 
 
-def _snapshot_field(grid: Any, key: KernelKey, dv: Any) -> Any:
-    """Saved ``D²u`` snapshots, every ``factor``-th time step (size set per call)."""
-    if key.factor == 1:
-        return dv.TimeFunction(name="snap", grid=grid, time_order=0, space_order=0, save=2)
+def _coefficients(grid: Any, fields: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """``a = 1/(m + eta dt/2)``, ``b = m - eta dt/2`` and the time step symbol."""
+    m, damp = fields["m"], fields["damp"]
+    dt = grid.stepping_dim.spacing
+    return 1 / (m + damp * dt / 2), m - damp * dt / 2, dt
+
+
+def _leapfrog(field: Any, grid: Any, fields: dict[str, Any]) -> Any:
+    a, b, dt = _coefficients(grid, fields)
+    return a * (dt**2 * field.laplace + 2 * fields["m"] * field - b * field.backward)
+
+
+def _second_difference(store: Any, t: Any) -> Any:
+    """``∂²u[t] = u[t+1] - 2u[t] + u[t-1]`` read from a wavefield store indexed by time."""
+    return store.subs(t, t + 1) - 2 * store + store.subs(t, t - 1)
+
+
+def _forward_eqs(key: KernelKey, grid: Any, fields: dict[str, Any], dv: Any) -> list[Any]:
+    t = grid.stepping_dim
+    _, _, dt = _coefficients(grid, fields)
+    src, rec, m, vol = fields["src"], fields["rec"], fields["m"], fields["vol"]
+    u = dv.TimeFunction(name="u", grid=grid, time_order=2, space_order=key.space_order)
+    fields["u"] = u
+    eqs = [dv.Eq(u.forward, _leapfrog(u, grid, fields))]
+    if key.gradient == "wavefield":
+        # u[n] is final here (injected during the previous step): storing it in the stencil
+        # loop costs one streaming write and no second pass over the wavefield.
+        eqs.append(dv.Eq(fields["snap"], u))
+    eqs += src.inject(field=u.forward, expr=src * dt**2 / (m * vol))
+    eqs += _free_surface(u, t + 1, grid, key)
+    eqs += rec.interpolate(expr=u)
+    if key.gradient == "snapshots":
+        eqs.append(dv.Eq(fields["snap"], u.forward - 2 * u + u.backward))
+    return eqs
+
+
+def _born_eqs(key: KernelKey, grid: Any, fields: dict[str, Any], dv: Any) -> list[Any]:
+    t = grid.stepping_dim
+    a, _, dt = _coefficients(grid, fields)
+    src, rec, m, vol = fields["src"], fields["rec"], fields["m"], fields["vol"]
+    so = key.space_order
+    du = dv.TimeFunction(name="du", grid=grid, time_order=2, space_order=so)
+    dm = dv.Function(name="dm", grid=grid, space_order=0)
+    fields.update(du=du, dm=dm)
+    eqs: list[Any] = []
+    if key.gradient == "wavefield":  # background read from a stored forward wavefield
+        d2u = _second_difference(fields["snap"], grid.time_dim)
+    else:  # background propagated in the same sweep
+        u = dv.TimeFunction(name="u", grid=grid, time_order=2, space_order=so)
+        fields["u"] = u
+        eqs.append(dv.Eq(u.forward, _leapfrog(u, grid, fields)))
+        eqs += src.inject(field=u.forward, expr=src * dt**2 / (m * vol))
+        eqs += _free_surface(u, t + 1, grid, key)
+        d2u = u.forward - 2 * u + u.backward
+    eqs.append(dv.Eq(du.forward, _leapfrog(du, grid, fields) - a * dm * d2u))
+    eqs += _free_surface(du, t + 1, grid, key)
+    eqs += rec.interpolate(expr=du)
+    return eqs
+
+
+def _adjoint_eqs(key: KernelKey, grid: Any, fields: dict[str, Any], dv: Any) -> list[Any]:
+    t = grid.stepping_dim
+    a, b, dt = _coefficients(grid, fields)
+    src, rec, m = fields["src"], fields["rec"], fields["m"]
+    v = dv.TimeFunction(name="v", grid=grid, time_order=2, space_order=key.space_order)
+    v1, v2 = v.forward, v.subs(t, t + 2)
+    fields["v"] = v
+    eqs = [dv.Eq(v, a * (dt**2 * v1.laplace + 2 * m * v1 - b * v2))]
+    if key.gradient != "none":
+        grad = dv.Function(name="grad", grid=grid, space_order=0)
+        fields["grad"] = grad
+        snap = fields["snap"]
+        if key.gradient == "wavefield":
+            eqs.append(dv.Inc(grad, -v1 * _second_difference(snap, grid.time_dim)))
+        else:
+            eqs.append(dv.Inc(grad, -key.factor * v1 * snap))
+    eqs += rec.inject(field=v, expr=rec / m)
+    eqs += _free_surface(v, t, grid, key)
+    eqs += src.interpolate(expr=v1)
+    return eqs
+
+
+def _store_field(grid: Any, key: KernelKey, dv: Any) -> Any:
+    """The stored forward wavefield (``u`` every step, or ``∂²u`` every ``factor``-th); sized per call."""
+    if key.gradient == "wavefield" or key.factor == 1:
+        return dv.TimeFunction(name="snap", grid=grid, time_order=0, space_order=0, save=3)
     tsub = dv.ConditionalDimension(name="tsub", parent=grid.time_dim, factor=key.factor)
-    return dv.TimeFunction(name="snap", grid=grid, time_order=0, space_order=0, save=2, time_dim=tsub)
+    return dv.TimeFunction(name="snap", grid=grid, time_order=0, space_order=0, save=3, time_dim=tsub)
 
 
 def _free_surface(field: Any, tidx: Any, grid: Any, key: KernelKey) -> list[Any]:
     """Dirichlet surface row and antisymmetric ghost rows above it (image method)."""
-    import devito as dv
-
+    dv = devito()
     k0 = key.free_surface_index
     if k0 < 0:
         return []

@@ -17,8 +17,8 @@ worker; the torch operators (:class:`~geolearn.wave.WaveModeling`,
 themselves and sum gradients in the padded grid before cropping.
 
 Cost in wave-equation solves: ``forward`` 1, ``born`` 2 (background and scattered fields in
-one sweep), ``adjoint`` 1 (plus the ``forward(save=...)`` that produced its snapshots),
-``illumination`` 0.
+one sweep; 1 when given the exact snapshots of a ``forward(save=1)``), ``adjoint`` 1 (plus the
+``forward(save=...)`` that produced its snapshots), ``illumination`` 0.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from geolearn.errors import ConfigError, GeometryError, ShapeError
+from geolearn.wave.execution import PerformanceLog
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.model import Model
 from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
@@ -60,6 +61,8 @@ class ShotPropagator:
         Precision of the propagations (the model's: float32 or float64); records come back in it.
     n_receivers, nt : int
         Receivers of this shot and samples per trace: records are ``(n_receivers, nt)``.
+    performance : PerformanceLog
+        Every propagation this propagator ran (time, threads, GPts/s).
 
     Raises
     ------
@@ -92,7 +95,8 @@ class ShotPropagator:
                 f"shot index {shot} is out of range; the geometry has shots 0..{geometry.n_shots - 1}"
             )
         self.model, self.geometry, self.shot = model, geometry, int(shot)
-        self._solver, self.vp = make_solver(model, geometry.dt, velocity)
+        self.performance = PerformanceLog()
+        self._solver, self.vp = make_solver(model, geometry.dt, velocity, self.performance)
         self._src, self._rec = shot_coords(model, geometry, self.shot)
         self.dtype = self._solver.dtype
         self.n_receivers, self.nt = int(self._rec.shape[0]), int(geometry.nt)
@@ -115,9 +119,10 @@ class ShotPropagator:
         Parameters
         ----------
         save : int, optional
-            Save ``∂²u`` every ``save`` time steps for :meth:`adjoint` and :meth:`illumination`
-            (1: every step, exact; ``k > 1``: the imaging sum is subsampled, approximate).
-            Memory: ``nt / save`` padded-grid arrays.
+            Keep the wavefield for :meth:`adjoint`, :meth:`illumination` and :meth:`born`:
+            1 stores every step (exact; memory ``nt + 1`` padded-grid arrays); ``k > 1`` stores
+            ``∂²u`` every k-th step and subsamples the imaging sum (approximate; ``nt / k``
+            arrays; see :func:`~geolearn.wave.nyquist_factor`).
 
         Returns
         -------
@@ -127,17 +132,20 @@ class ShotPropagator:
             The saved wavefield (``None`` without ``save``); opaque, pass it back to this
             propagator.
         """
-        if save is not None and int(save) < 1:
-            raise ConfigError(f"save must be a snapshot interval >= 1 time step, got {save}")
+        if save is not None and (isinstance(save, bool) or not isinstance(save, int) or save < 1):
+            raise ConfigError(f"save must be a snapshot interval >= 1 time step, got {save!r}")
         return self._solver.forward(self._src, self._wavelet, self._rec, save=save)
 
-    def born(self, perturbation: np.ndarray) -> np.ndarray:
-        """Born records ``J(v) δv`` of a velocity perturbation (2 solves in one sweep).
+    def born(self, perturbation: np.ndarray, snapshots: Snapshots | None = None) -> np.ndarray:
+        """Born records ``J(v) δv`` of a velocity perturbation.
 
         Parameters
         ----------
         perturbation : ndarray, shape model.shape
             ``δv`` in m/s; the linearisation of :meth:`forward` at :attr:`vp`.
+        snapshots : Snapshots, optional
+            From :meth:`forward` with ``save=1`` on this propagator: the background is read
+            from them (1 solve) instead of propagated alongside (2 solves in one sweep).
 
         Returns
         -------
@@ -147,8 +155,10 @@ class ShotPropagator:
         dv = np.asarray(perturbation, dtype=np.float64)
         if dv.shape != self.model.shape:
             raise ShapeError(f"perturbation has shape {dv.shape}; the model grid is {self.model.shape}")
+        if snapshots is not None and (not isinstance(snapshots, Snapshots) or snapshots.factor != 1):
+            raise ConfigError("born needs the snapshots of forward(save=1) on this shot (every step)")
         dm = self.model.pad_zero(dv * dm_dv(self.vp)).astype(self.dtype)
-        return self._solver.born(self._src, self._wavelet, self._rec, dm)
+        return self._solver.born(self._src, self._wavelet, self._rec, dm, snapshots)
 
     def adjoint(self, residual: np.ndarray, snapshots: Snapshots) -> np.ndarray:
         """``Jᵀ r``: back-propagate receiver data and image with the saved forward wavefield (1 solve).
@@ -194,5 +204,7 @@ class ShotPropagator:
         """
         if not isinstance(snapshots, Snapshots):
             raise ConfigError("illumination needs the snapshots returned by forward(save=...)")
-        field = np.asarray(snapshots.data.data)
-        return self.model.crop(np.einsum("t...,t...->...", field, field, dtype=np.float64))
+        total = np.zeros(self.model.padded_shape)
+        for block in snapshots.second_differences():
+            total += np.einsum("t...,t...->...", block, block, dtype=np.float64)
+        return self.model.crop(total)

@@ -3,19 +3,29 @@
 Everything here works in the padded grid with squared slowness ``m`` in (s/km)², time in
 ms and coordinates in metres relative to the padded grid's corner. :mod:`geolearn.wave.modeling`
 converts from and to SI units and torch tensors.
+
+The stored forward wavefield (:class:`Snapshots`) comes in two kinds:
+
+- ``factor == 1`` (exact): ``u[n]`` at every step ``n = 0 .. nt``, written inside the forward
+  stencil loop; the adjoint and the Born kernels form ``∂²u[n] = u[n+1] - 2u[n] + u[n-1]``
+  from three consecutive entries, the same arithmetic as a forward that stored ``∂²u``,
+  without the forward's second pass over the wavefield;
+- ``factor == k > 1`` (approximate): ``∂²u`` every k-th step, and the imaging sum is
+  subsampled (times k).
 """
 
 from __future__ import annotations
 
 import logging
-import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from geolearn.errors import ConfigError
-from geolearn.wave.propagator import KernelKey, get_kernel
+from geolearn.wave.config import devito
+from geolearn.wave.execution import PerformanceLog, apply
+from geolearn.wave.propagator import Kernel, KernelKey, get_kernel
 
 logger = logging.getLogger("geolearn.wave.solver")
 
@@ -26,10 +36,40 @@ MEMORY_MODES = ("full", "snapshots", "checkpoint")
 
 @dataclass
 class Snapshots:
-    """Saved ``D²u = u[n+1] - 2u[n] + u[n-1]`` for the gradient (padded grid)."""
+    """The stored forward wavefield of one shot (padded grid, Devito ``TimeFunction``).
+
+    Attributes
+    ----------
+    data : devito.TimeFunction
+        ``factor == 1``: ``u[n]`` for ``n = 0 .. nt`` (``u[0] = u[1] = 0``);
+        ``factor == k``: ``∂²u[n]`` at ``n = k, 2k, ...`` (entry ``n // k``).
+    factor : int
+        Time subsampling factor.
+    nt : int
+        Time samples of the propagation that stored it.
+    """
 
     data: Any
     factor: int
+    nt: int
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held, in bytes."""
+        return int(self.data.data.nbytes)
+
+    def second_differences(self, chunk: int = 32) -> Iterator[np.ndarray]:
+        """Blocks of ``∂²u = u[n+1] - 2u[n] + u[n-1]`` over the stored steps, ``(steps, *grid)``."""
+        field = self.data.data
+        if self.factor > 1:
+            for i in range(0, field.shape[0], chunk):
+                yield np.asarray(field[i : i + chunk])
+            return
+        for n in range(1, self.nt, chunk):
+            stop = min(n + chunk, self.nt)
+            yield (
+                np.asarray(field[n + 1 : stop + 1]) - 2 * np.asarray(field[n:stop]) + field[n - 1 : stop - 1]
+            )
 
 
 class ShotSolver:
@@ -51,6 +91,8 @@ class ShotSolver:
         Cell area/volume (m², m³); point sources are divided by it.
     dt_ms : float
         Time step in milliseconds.
+    performance : PerformanceLog, optional
+        Where every propagation's numbers are recorded.
     """
 
     def __init__(
@@ -64,6 +106,7 @@ class ShotSolver:
         damp: np.ndarray,
         cell_volume: float,
         dt_ms: float,
+        performance: PerformanceLog | None = None,
     ) -> None:
         self.shape, self.spacing, self.space_order = shape, spacing, space_order
         self.dtype = np.dtype(dtype)
@@ -71,76 +114,84 @@ class ShotSolver:
         self.m, self.damp = m, damp
         self.vol = cell_volume
         self.dt = dt_ms
+        self.performance = performance
+        self.grid_points = int(np.prod(shape))
 
     # ------------------------------------------------------------------ kernels and data
-    def kernel(self, kind: str, gradient: str = "none", factor: int = 1) -> Any:
+    def kernel(self, kind: str, gradient: str = "none", factor: int = 1) -> Kernel:
         key = KernelKey(kind, self.shape, self.space_order, self.dtype.name, self.fs, gradient, factor)
         return get_kernel(key, self.spacing)
 
-    def _common(self, kernel: Any) -> dict[str, Any]:
+    def common(self, kernel: Kernel) -> dict[str, Any]:
+        """The model arguments of every propagation (squared slowness, damping, dt, cell volume)."""
         f = kernel.fields
         f["m"].data[:] = self.m
         f["damp"].data[:] = self.damp
-        return {
-            "m": f["m"],
-            "damp": f["damp"],
-            "vol": self.dtype.type(self.vol),
-            "dt": self.dtype.type(self.dt),
-        }
+        args = {"m": f["m"], "damp": f["damp"], "dt": self.dtype.type(self.dt)}
+        if any(p.name == "vol" for p in kernel.op.parameters):  # kernels that inject a source
+            args["vol"] = self.dtype.type(self.vol)
+        return args
 
-    def _sparse(
-        self, kernel: Any, name: str, coords: np.ndarray, nt: int, data: np.ndarray | None = None
+    def sparse(
+        self, kernel: Kernel, name: str, coords: np.ndarray, nt: int, data: np.ndarray | None = None
     ) -> Any:
         """Point data ``(npoint, nt)`` at ``coords``: a per-size workspace object refilled per call.
 
+        ``data`` may have fewer than ``nt`` samples (the rest are zero): kernels that read an
+        exact wavefield store (``nt + 1`` entries) need every time-indexed argument that long.
         Creating Devito symbols costs milliseconds; reusing them keeps the wrapper's overhead
         over the raw operator small.
         """
-        import devito as dv
-
         key = ("sparse", name, coords.shape[0], nt)
         sf = kernel.workspace.get(key)
         if sf is None:
-            sf = dv.SparseTimeFunction(name=name, grid=kernel.grid, npoint=coords.shape[0], nt=nt)
+            sf = devito().SparseTimeFunction(name=name, grid=kernel.grid, npoint=coords.shape[0], nt=nt)
             kernel.workspace[key] = sf
         sf.coordinates.data[:] = coords
-        sf.data[:] = 0 if data is None else data.T
+        sf.data[:] = 0
+        if data is not None:
+            sf.data[: data.shape[-1]] = data.T
         return sf
 
-    def _time_field(self, kernel: Any, name: str) -> Any:
+    def time_field(self, kernel: Kernel, name: str) -> Any:
         """A zeroed 3-slot wavefield (workspace reused across calls)."""
-        import devito as dv
-
         f = kernel.workspace.get(("time", name))
         if f is None:
-            f = dv.TimeFunction(name=name, grid=kernel.grid, time_order=2, space_order=self.space_order)
+            f = devito().TimeFunction(name=name, grid=kernel.grid, time_order=2, space_order=self.space_order)
             kernel.workspace[("time", name)] = f
         else:
             f.data_with_halo[:] = 0
         return f
 
-    def _snapshots(self, kernel: Any, nt: int, factor: int, reuse: bool) -> Any:
-        """The ``D²u`` snapshot buffer; with ``reuse`` a workspace kept on the cached kernel.
+    def store(self, kernel: Kernel, nt: int, factor: int, reuse: bool, workspace: str = "store") -> Snapshots:
+        """A wavefield store for ``nt`` samples (see :class:`Snapshots`); with ``reuse`` the one
+        kept on the cached forward kernel under the name ``workspace``.
 
         Allocating (and page-faulting) a fresh multi-GB buffer per shot costs more than the
-        propagation itself, so single-shot-at-a-time callers reuse one. Every entry the
-        adjoint reads is overwritten by the forward first, so no clearing is needed.
+        propagation itself, so one-shot-at-a-time callers reuse one. Every entry the adjoint
+        reads is written by the forward first (entry 0 of an exact store, ``u[0]``, is zeroed).
         """
-        import devito as dv
-
-        n_snap = nt if factor == 1 else (nt - 1) // factor + 1
-        if reuse and kernel.workspace.get("snap", (None, -1))[1] == n_snap:
-            return kernel.workspace["snap"][0]
-        if factor == 1:
-            snap = dv.TimeFunction(name="snap", grid=kernel.grid, time_order=0, space_order=0, save=n_snap)
+        n_slots = nt + 1 if factor == 1 else (nt - 1) // factor + 1
+        cached = kernel.workspace.get(workspace)
+        if reuse and cached is not None and cached.data.shape[0] == n_slots:
+            snaps = Snapshots(cached.data, factor, nt)
         else:
-            tsub = kernel.fields["snap"].time_dim
-            snap = dv.TimeFunction(
-                name="snap", grid=kernel.grid, time_order=0, space_order=0, save=n_snap, time_dim=tsub
-            )
-        if reuse:
-            kernel.workspace["snap"] = (snap, n_snap)
-        return snap
+            template = kernel.fields["snap"]
+            snaps = Snapshots(
+                devito().TimeFunction(
+                    name="snap", grid=kernel.grid, time_order=0, space_order=0, save=n_slots,
+                    time_dim=template.time_dim,
+                ),
+                factor, nt,
+            )  # fmt: skip
+            if reuse:
+                kernel.workspace[workspace] = snaps
+        if factor == 1:
+            snaps.data.data[0] = 0  # u[0]; the forward writes u[1 .. nt]
+        return snaps
+
+    def _run(self, kernel: Kernel, nt: int, **arguments: Any) -> None:
+        apply(kernel.op, self.grid_points, self.performance, 1, nt - 1, **self.common(kernel), **arguments)
 
     # ------------------------------------------------------------------ propagations
     def forward(
@@ -159,9 +210,9 @@ class ShotSolver:
         wavelet : ndarray, shape (nt,)
         rec : ndarray, shape (n_rec, ndim)
         save : int, optional
-            Save ``D²u`` every ``save`` steps for a later gradient.
+            Store the wavefield for a later gradient: 1 exact, ``k > 1`` every k-th ``∂²u``.
         reuse : bool
-            Save into the kernel's workspace buffer (valid until the next ``reuse`` call)
+            Store into the kernel's workspace buffer (valid until the next ``reuse`` call)
             instead of a fresh allocation.
 
         Returns
@@ -170,32 +221,44 @@ class ShotSolver:
         snapshots : Snapshots or None
         """
         nt = wavelet.shape[-1]
-        k = self.kernel("forward", "snapshots" if save else "none", save or 1)
-        args = self._common(k)
-        s = self._sparse(k, "src", src, nt, wavelet[None, :])
-        r = self._sparse(k, "rec", rec, nt)
-        args.update(src=s, rec=r, u=self._time_field(k, "u"), time_m=1, time_M=nt - 1)
-        snaps = None
-        if save:
-            snaps = Snapshots(self._snapshots(k, nt, save, reuse), save)
-            args["snap"] = snaps.data
-        k.op.apply(**args)
-        return np.array(r.data.T), snaps
+        k = self.kernel("forward", _store_kind(save), save or 1)
+        samples = _samples(nt, save)
+        s = self.sparse(k, "src", src, samples, wavelet[None, :])
+        r = self.sparse(k, "rec", rec, samples)
+        u = self.time_field(k, "u")
+        snaps = self.store(k, nt, save, reuse) if save else None
+        extra = {"snap": snaps.data} if snaps is not None else {}
+        self._run(k, nt, src=s, rec=r, u=u, **extra)
+        if snaps is not None and snaps.factor == 1:
+            snaps.data.data[nt] = u.data[nt % 3]  # the last step, computed after the last store
+        return np.array(r.data[:nt].T), snaps
 
-    def born(self, src: np.ndarray, wavelet: np.ndarray, rec: np.ndarray, dm: np.ndarray) -> np.ndarray:
-        """Born modelling of one shot for a padded squared-slowness perturbation ``dm``."""
+    def born(
+        self,
+        src: np.ndarray,
+        wavelet: np.ndarray,
+        rec: np.ndarray,
+        dm: np.ndarray,
+        background: Snapshots | None = None,
+    ) -> np.ndarray:
+        """Born modelling of one shot for a padded squared-slowness perturbation ``dm``.
+
+        With ``background`` (an exact store of this shot's forward wavefield) the background
+        is read instead of propagated: one wavefield per step instead of two.
+        """
         nt = wavelet.shape[-1]
-        k = self.kernel("born")
-        args = self._common(k)
+        if background is not None and background.factor != 1:
+            raise ValueError("Born modelling needs an exact (factor 1) background store")
+        k = self.kernel("born", "wavefield" if background is not None else "none")
         k.fields["dm"].data[:] = dm
-        s = self._sparse(k, "src", src, nt, wavelet[None, :])
-        r = self._sparse(k, "rec", rec, nt)
-        args.update(
-            src=s, rec=r, dm=k.fields["dm"], u=self._time_field(k, "u"), du=self._time_field(k, "du"),
-            time_m=1, time_M=nt - 1,
-        )  # fmt: skip
-        k.op.apply(**args)
-        return np.array(r.data.T)
+        r = self.sparse(k, "rec", rec, _samples(nt, background and 1))
+        args: dict[str, Any] = {"rec": r, "dm": k.fields["dm"], "du": self.time_field(k, "du")}
+        if background is not None:
+            args["snap"] = background.data
+        else:
+            args.update(src=self.sparse(k, "src", src, nt, wavelet[None, :]), u=self.time_field(k, "u"))
+        self._run(k, nt, **args)
+        return np.array(r.data[:nt].T)
 
     def adjoint(
         self, src: np.ndarray, rec: np.ndarray, residual: np.ndarray, snaps: Snapshots | None = None
@@ -210,65 +273,19 @@ class ShotSolver:
             Gradient of ``<residual, records>`` w.r.t. the source wavelet.
         """
         nt = residual.shape[-1]
-        k = self.kernel("adjoint", "snapshots" if snaps else "none", snaps.factor if snaps else 1)
-        args = self._common(k)
-        del args["vol"]  # the adjoint weights need no cell volume
-        s = self._sparse(k, "src", src, nt)
-        r = self._sparse(k, "rec", rec, nt, residual)
-        args.update(src=s, rec=r, v=self._time_field(k, "v"), time_m=1, time_M=nt - 1)
+        save = snaps.factor if snaps else None
+        k = self.kernel("adjoint", _store_kind(save), save or 1)
+        s = self.sparse(k, "src", src, _samples(nt, save))
+        r = self.sparse(k, "rec", rec, _samples(nt, save), residual)
+        args: dict[str, Any] = {"src": s, "rec": r, "v": self.time_field(k, "v")}
         grad = None
         if snaps is not None:
             grad = k.fields["grad"]
             grad.data[:] = 0
             args.update(grad=grad, snap=snaps.data)
-        k.op.apply(**args)
-        gw = np.array(s.data[:, 0]) * (self.dt**2 / self.vol)
+        self._run(k, nt, **args)
+        gw = np.array(s.data[:nt, 0]) * (self.dt**2 / self.vol)
         return (np.array(grad.data) if grad is not None else None), gw
-
-    def gradient_checkpointed(
-        self,
-        src: np.ndarray,
-        wavelet: np.ndarray,
-        rec: np.ndarray,
-        residual_fn: Any,
-        n_checkpoints: int | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Forward, residual and adjoint with optimal (Revolve) checkpointing via pyrevolve.
-
-        ``residual_fn(records) -> residual`` is called between the sweeps. Returns the
-        records, the padded model gradient and the wavelet gradient. Memory: ``n_checkpoints``
-        pairs of wavefields (default ``ceil(sqrt(nt))``) instead of ``nt`` snapshots.
-        """
-        from devito.checkpointing import CheckpointOperator, DevitoCheckpoint
-        from pyrevolve import Revolver
-
-        nt = wavelet.shape[-1]
-        n_cp = n_checkpoints or max(2, math.ceil(math.sqrt(nt)))
-        if n_cp < 1:
-            raise ConfigError(f"n_checkpoints must be >= 1, got {n_checkpoints}")
-        kf = self.kernel("forward")
-        kb = self.kernel("adjoint", "buffer")
-        u = self._time_field(kf, "u")
-        s = self._sparse(kf, "src", src, nt, wavelet[None, :])
-        r = self._sparse(kf, "rec", rec, nt)
-        fwd_args = self._common(kf)
-        fwd_args.update(src=s, rec=r, u=u, time_m=1, time_M=nt - 1)
-        fwd = CheckpointOperator(kf.op, **fwd_args)
-        sg = self._sparse(kb, "src", src, nt)
-        ra = self._sparse(kb, "rec", rec, nt)
-        grad = kb.fields["grad"]
-        grad.data[:] = 0
-        rev_args = self._common(kb)
-        del rev_args["vol"]
-        rev_args.update(src=sg, rec=ra, u=u, v=self._time_field(kb, "v"), grad=grad, time_m=1, time_M=nt - 1)
-        rev = CheckpointOperator(kb.op, **rev_args)
-        revolver = Revolver(DevitoCheckpoint([u]), fwd, rev, min(n_cp, nt - 1), nt - 1)
-        revolver.apply_forward()
-        records = np.array(r.data.T)
-        ra.data[:] = np.asarray(residual_fn(records)).T
-        revolver.apply_reverse()
-        gw = np.array(sg.data[:, 0]) * (self.dt**2 / self.vol)
-        return records, np.array(grad.data), gw
 
     def interpolate(self, coords: np.ndarray, field: np.ndarray) -> np.ndarray:
         """Values of a padded-grid field at off-grid points (multilinear interpolation)."""
@@ -281,8 +298,7 @@ class ShotSolver:
     def _interp(
         self, coords: np.ndarray, field: np.ndarray | None = None, values: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        import devito as dv
-
+        dv = devito()
         k = self.kernel("interp")
         npt = coords.shape[0]
         pin = dv.SparseFunction(name="pin", grid=k.grid, npoint=npt, coordinates=coords.astype(self.dtype))
@@ -291,5 +307,18 @@ class ShotSolver:
         f, g = k.fields["f"], k.fields["g"]
         f.data[:] = 0 if field is None else field
         g.data[:] = 0
-        k.op.apply(f=f, g=g, pin=pin, pout=pout)
+        threads = {p.name: 1 for p in k.op.parameters if p.name.startswith("nthreads")}
+        k.op.apply(f=f, g=g, pin=pin, pout=pout, **threads)
         return np.array(pout.data), np.array(g.data)
+
+
+def _samples(nt: int, save: int | None) -> int:
+    """Length of time-indexed arguments next to a store (an exact store has ``nt + 1`` entries)."""
+    return nt + 1 if save == 1 else nt
+
+
+def _store_kind(save: int | None) -> str:
+    """Kernel variant for a store with subsampling ``save`` (None: no store)."""
+    if not save:
+        return "none"
+    return "wavefield" if save == 1 else "snapshots"
