@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geolearn.errors import ConfigError, NonFiniteError, ShapeError
+from geolearn.errors import ConfigError, GeometryError, NonFiniteError, ShapeError
 from geolearn.io import StraightLine, fit_line, read_survey, write_survey
 from geolearn.processing import (
     STEPS,
@@ -214,3 +214,7 @@ def test_process_survey_projects_every_shot_onto_the_survey_line(tmp_path):
     first = (np.abs(shots[1].data) > 0).argmax(axis=1)
     offsets = np.abs(expected - survey.line.along(src[1:, :2]))
     np.testing.assert_array_equal(first, np.ceil(np.round(offsets / 1500.0 / 0.002, 9)).astype(int))
+    # angles cannot be processed as distances
+    angular = read_survey(survey.path, coordinate_units="deg")
+    with pytest.raises(GeometryError, match="coordinates are in 'deg', not metres"):
+        next(process_survey(angular, pipeline))

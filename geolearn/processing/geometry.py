@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from geolearn.errors import ShapeError
+from geolearn.errors import GeometryError, ShapeError
 from geolearn.io import StraightLine, fit_line, to_model_frame
 
 __all__ = ["ShotGeometry", "project_to_line", "shot_geometry"]
@@ -70,7 +70,18 @@ class ShotGeometry:
 
 
 def shot_geometry(survey: Any, i: int) -> ShotGeometry:
-    """The :class:`ShotGeometry` of shot ``i`` of a :class:`geolearn.io.Survey`, carrying the survey's line."""
+    """The :class:`ShotGeometry` of shot ``i`` of a :class:`geolearn.io.Survey`, carrying the survey's line.
+
+    Raises
+    ------
+    GeometryError
+        The survey's coordinates were read as angles (distances in metres cannot be formed).
+    """
+    if survey.coordinate_units not in ("m", "ft"):
+        raise GeometryError(
+            f"{survey.path}: coordinates are in {survey.coordinate_units!r}, not metres; processing needs "
+            "metres: project them first, or read the survey with coordinate_units='m' if they are metres"
+        )
     return ShotGeometry(survey.source_positions[i], survey.receiver_positions(i), line=survey.line)
 
 
