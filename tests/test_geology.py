@@ -324,6 +324,8 @@ def test_training_crops_with_water_and_evaluation_crops(marmousi):
         marmousi_evaluation_crops((330, 40), (10.0, 10.0), reference=marmousi)
     with pytest.raises(ConfigError, match="training regions"):
         marmousi_training_crops(1, (200, 40), (25.0, 25.0), reference=marmousi)
+    with pytest.raises(ConfigError, match="shape"):
+        marmousi_training_crops(1, (20, 20, 3), (25.0, 25.0), reference=marmousi)
     with pytest.raises(ModelError, match="reference"):
         marmousi_training_crops(1, (20, 20), (25.0, 25.0), reference=marmousi[:100])
 

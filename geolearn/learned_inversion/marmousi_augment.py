@@ -116,20 +116,30 @@ def _reference(data_dir: str | Path | None, reference: np.ndarray | None) -> np.
     return full
 
 
-def _grid(shape: Sequence[int], spacing: Sequence[float], water_depth: float | None) -> tuple[int, ...]:
-    nx, nz = (int(n) for n in shape)
-    dx, dz = (float(h) for h in spacing)
-    if len(tuple(shape)) != 2 or min(nx, nz) < 2 or not (dx > 0 and dz > 0):
+def _grid(shape: Sequence[int], spacing: Sequence[float], water_depth: float | None) -> tuple[int, int, int]:
+    """``(nx, nz, water rows)`` of a valid crop grid."""
+    ok = len(tuple(shape)) == 2 and len(tuple(spacing)) == 2
+    if (
+        not ok
+        or min(int(n) for n in shape) < 2
+        or not all(float(h) > 0 and math.isfinite(h) for h in spacing)
+    ):
         raise ConfigError(
-            f"shape (nx, nz) >= 2 points and positive spacing (m) needed, got {shape}, {spacing}"
+            f"shape must be (nx, nz) >= 2 points and spacing two positive metres, got {shape}, {spacing}"
         )
+    (nx, nz), dz = (int(n) for n in shape), float(spacing[1])
     n_water = water_rows(water_depth, dz)
     if n_water > nz - 2:
         raise ConfigError(f"water_depth {water_depth} m leaves fewer than 2 rock rows of the {nz} rows")
     return nx, nz, n_water
 
 
-def _resample(full: np.ndarray, x_src: np.ndarray, z_src: np.ndarray, cells: tuple[float, float]) -> tuple:
+_Extent = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _resample(
+    full: np.ndarray, x_src: np.ndarray, z_src: np.ndarray, cells: tuple[float, float]
+) -> tuple[np.ndarray, _Extent]:
     """Sample ``full`` (7.5 m grid) at Marmousi coordinates ``(x_src, z_src)`` (m).
 
     ``cells`` are the output spacings in Marmousi cells along x and z; coarser than one cell,
