@@ -1,12 +1,15 @@
 """geolearn.io: SEG-Y surveys, volumes and models in and out; dataset manifests.
 
-The only subpackage that imports segyio. Units at its interface are SI (metres, seconds, m/s); SEG-Y
+The only subpackage that imports segyio. :func:`edit_headers`, :func:`edit_binary_header` and
+:func:`edit_samples` fix (or plant) header values and samples in place; :func:`read_wavelet` reads a
+measured source signature. Units at its interface are SI (metres, seconds, m/s); SEG-Y
 microseconds, milliseconds and scaled integer coordinates are converted here.
 """
 
 from geolearn.io.datasets import Dataset, available_datasets, load_dataset, load_manifest
 from geolearn.io.evidence import COORDINATE_UNITS
 from geolearn.io.findings import TOPICS, Finding, format_findings
+from geolearn.io.header_edit import BINARY_FIELDS, edit_binary_header, edit_headers, edit_samples
 from geolearn.io.inspection import InspectionReport, inspect
 from geolearn.io.layout import (
     SAMPLE_FORMATS,
@@ -14,6 +17,8 @@ from geolearn.io.layout import (
     HeaderMapping,
     apply_scalar,
     decode_samples,
+    encode_samples,
+    float_to_ibm,
     ibm_to_float,
     sample_format_name,
 )
@@ -25,9 +30,11 @@ from geolearn.io.shot_dataset import ShotDataset
 from geolearn.io.survey import Shot, Survey, to_model_frame
 from geolearn.io.trace_evidence import dead_traces, nonfinite_traces, reversed_traces
 from geolearn.io.volume import VelocityModel, Volume, read_model, read_volume
+from geolearn.io.wavelet_file import SourceWavelet, read_wavelet, write_wavelet
 from geolearn.io.writers import choose_scalar, write_image, write_model, write_survey
 
 __all__ = [
+    "BINARY_FIELDS",
     "COORDINATE_UNITS",
     "MARMOUSI_WATER_DEPTH",
     "SAMPLE_FORMATS",
@@ -40,6 +47,7 @@ __all__ = [
     "SegyFile",
     "Shot",
     "ShotDataset",
+    "SourceWavelet",
     "StraightLine",
     "Survey",
     "VelocityModel",
@@ -49,7 +57,12 @@ __all__ = [
     "choose_scalar",
     "dead_traces",
     "decode_samples",
+    "edit_binary_header",
+    "edit_headers",
+    "edit_samples",
+    "encode_samples",
     "fit_line",
+    "float_to_ibm",
     "format_findings",
     "ibm_to_float",
     "inspect",
@@ -60,10 +73,12 @@ __all__ = [
     "read_model",
     "read_survey",
     "read_volume",
+    "read_wavelet",
     "reversed_traces",
     "sample_format_name",
     "to_model_frame",
     "write_image",
     "write_model",
     "write_survey",
+    "write_wavelet",
 ]

@@ -22,6 +22,8 @@ __all__ = [
     "HeaderMapping",
     "apply_scalar",
     "decode_samples",
+    "encode_samples",
+    "float_to_ibm",
     "ibm_to_float",
     "sample_format_name",
 ]
@@ -241,6 +243,90 @@ def ibm_to_float(words: np.ndarray) -> np.ndarray:
     exponent = ((words >> np.uint32(24)) & np.uint32(0x7F)).astype(np.int64)
     fraction = (words & np.uint32(0x00FFFFFF)).astype(np.float64)
     return sign * np.ldexp(fraction, 4 * (exponent - 64) - 24)
+
+
+def float_to_ibm(values: np.ndarray) -> np.ndarray:
+    """Encode numbers as IBM System/360 single-precision floats (the inverse of :func:`ibm_to_float`).
+
+    The 24-bit fraction is rounded to nearest; magnitudes below the smallest IBM float (16^-65)
+    become 0.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of float
+        Finite numbers, any shape.
+
+    Returns
+    -------
+    numpy.ndarray of uint32, same shape
+        Native ``uint32`` words (byte-swap them for the file's byte order).
+
+    Raises
+    ------
+    SegyFormatError
+        Non-finite values, or magnitudes above the largest IBM float (about 7.2e75).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise SegyFormatError("IBM floats cannot hold NaN or infinity; edit those samples to finite values")
+    mantissa, power = np.frexp(np.abs(x))  # |x| = mantissa * 2**power, mantissa in [0.5, 1)
+    hexponent = -((-power) // 4)  # |x| = fraction * 16**hexponent with fraction in [1/16, 1)
+    fraction = np.round(np.ldexp(mantissa, power - 4 * hexponent + 24)).astype(np.int64)
+    carry = fraction >= 2**24  # rounding reached 1.0: renormalise
+    fraction = np.where(carry, fraction >> 4, fraction)
+    exponent = hexponent + carry + 64
+    if np.any((exponent > 127) & (fraction > 0)):
+        raise SegyFormatError(f"{np.abs(x).max():g} exceeds the largest IBM float (about 7.2e75)")
+    fraction = np.where((exponent < 0) | (x == 0), 0, fraction)
+    exponent = np.where(fraction == 0, 0, exponent)
+    sign = np.where((x < 0) & (fraction > 0), 1, 0)
+    return ((sign << 31) | (exponent << 24) | fraction).astype(np.uint32)
+
+
+def encode_samples(values: np.ndarray, code: int, endian: str) -> np.ndarray:
+    """Encode numbers as SEG-Y sample bytes (the inverse of :func:`decode_samples`).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_traces, nt)
+        Samples; for integer formats they must be whole numbers within the format's range.
+    code : int
+        SEG-Y format code (see :data:`SAMPLE_FORMATS`).
+    endian : {'>', '<'}
+        File byte order.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (n_traces, nt * bytes_per_sample)
+
+    Raises
+    ------
+    SegyFormatError
+        Unsupported format; values an integer format cannot hold (fractions, out of range,
+        non-finite); non-finite values for IBM floats.
+    """
+    if code not in SAMPLE_FORMATS:
+        raise SegyFormatError(f"sample format code {code} ({sample_format_name(code)}) is not supported")
+    name, base, _ = SAMPLE_FORMATS[code]
+    x = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if code == 1:
+        words = float_to_ibm(x)
+    elif base.startswith("f"):
+        words = x.astype(base)
+    else:
+        info = np.iinfo(base)
+        bad = ~np.isfinite(x) | (x != np.round(x)) | (x < info.min) | (x > info.max)
+        if np.any(bad):
+            raise SegyFormatError(
+                f"{int(bad.sum())} samples (e.g. {x[bad].flat[0]!r}) cannot be stored as {name}: "
+                f"whole numbers in {info.min}..{info.max} only"
+            )
+        words = x.astype(base)
+    return (
+        np.ascontiguousarray(words.astype(words.dtype.newbyteorder(endian)))
+        .view(np.uint8)
+        .reshape(x.shape[0], -1)
+    )
 
 
 def decode_samples(raw: np.ndarray, code: int, endian: str) -> np.ndarray:
