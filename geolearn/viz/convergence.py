@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from geolearn.atomic import atomic_path
+
 __all__ = ["plot_convergence", "save_figure"]
 
 
@@ -63,11 +65,30 @@ def plot_convergence(
 
 
 def save_figure(fig: plt.Figure, path: str | Path, *, dpi: int = 120) -> Path:
-    """Save ``fig`` as PNG atomically (temporary name, then rename) and close it."""
+    """Save ``fig`` atomically and close it (also when saving fails).
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+    path : str or Path
+        Destination; its suffix picks the format (``.png``, ``.pdf``, ``.svg``, ...). Missing
+        parent directories are created. Written through :func:`geolearn.atomic.atomic_path`
+        (temporary file, fsync, rename): a reader never sees a half-written figure, and a
+        failed save leaves neither a temporary file nor a changed ``path``.
+    dpi : int
+        Resolution of raster formats.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            # The temporary name ends in .tmp: name the format, or matplotlib would guess from it.
+            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path
