@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -166,7 +167,15 @@ def test_run_directory_create_open_and_config(tmp_path):
     raw = _config(tmp_path)
     run = RunDirectory.create(tmp_path / "runs" / "a", raw)
     assert run.config_path.is_file() and not run.has_state
-    assert run.load_config() == load_config(raw)
+    given, stored = load_config(raw), run.load_config()
+    # The stored configuration names its own directory ("." in the file), wherever it was asked to go.
+    assert (
+        stored.run.output_dir == str(run.path.resolve()) and 'output_dir = "."' in run.config_path.read_text()
+    )
+    assert (
+        dataclasses.replace(stored, run=dataclasses.replace(stored.run, output_dir=given.run.output_dir))
+        == given
+    )
     with pytest.raises(FileExistsError, match="already holds a run"):
         RunDirectory.create(tmp_path / "runs" / "a", raw)
     run.save_state({"iteration": 3})

@@ -1,228 +1,79 @@
-"""Full-waveform inversion: multiscale, bound-constrained L-BFGS or Adam, checkpointed every iteration.
+"""Full-waveform inversion: the entry point, its pre-flight, and the one way an inversion ends.
 
-One iteration: (re)evaluate the misfit and gradient on the current frequency band (shot-
-parallel, reduced in shot order), precondition the gradient (water mask, illumination), take a
-step (L-BFGS with an Armijo backtracking line search on the projected path, or Adam with
-clipping to the bounds), append to the history, save the state atomically. Each band starts
-from the previous band's model with a fresh L-BFGS memory (the objective changed), low-pass
-filtered data and wavelet and, optionally, a re-estimated wavelet.
-
-Exact resumption: the state after iteration ``k`` holds the model, the optimiser state
-(L-BFGS pairs or Adam moments), the misfit and gradient at the model when the next iteration
-will reuse them, the band's wavelet and preconditioner, the counters, the RNG state and the
-history; everything else is a deterministic function of ``fwi_inputs.npz``.
+:func:`fwi` checks its inputs (:func:`check_run`), stores them in the run directory, and
+hands over to :func:`finish`, which iterates to the end (:func:`geolearn.fwi.loop.run_fwi`),
+builds the result and writes the run directory's outputs. :func:`geolearn.runs.resume` calls
+the same :func:`check_run` and :func:`finish` on a directory's saved state: a resumed run
+writes what an uninterrupted one writes.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from geolearn.errors import StabilityError
-from geolearn.fwi.gradient import SOLVES, gradient_shot, misfit_shot
-from geolearn.fwi.multiscale import band_schedule, lowpass
-from geolearn.fwi.preconditioning import gradient_weights, water_mask
+from geolearn.fwi.loop import FwiRun, initial_state, run_fwi
+from geolearn.fwi.outputs import run_outputs, write_outputs
 from geolearn.fwi.state import FwiSettings, save_inputs
 from geolearn.imaging.discretisation import as_velocity
+from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
-from geolearn.imaging.results import FwiResult, relative_error
+from geolearn.imaging.results import FwiResult
 from geolearn.imaging.shots import executor
 from geolearn.imaging.survey_input import resolve_survey
-from geolearn.imaging.wavelet import estimate_wavelet
-from geolearn.io.state import restore_rng, rng_state, save_state
-from geolearn.parallel import ShotExecutor
-from geolearn.solvers.lbfgs import ProjectedLBFGS
-from geolearn.wave import Model
+from geolearn.io.state import STATE_FILE
 
-__all__ = ["FwiRun", "finish", "fwi", "initial_state", "run_fwi"]
-
-logger = logging.getLogger("geolearn.fwi.inversion")
-
-HISTORY_KEYS = ("iteration", "band", "frequency", "misfit", "model_error", "step", "n_solves", "time")
+__all__ = ["check_run", "finish", "fwi"]
 
 
-class FwiRun:
-    """The inputs of one inversion and the band-dependent data derived from them."""
+def check_run(
+    problem: ShotProblem, initial: np.ndarray, true: np.ndarray | None, settings: FwiSettings,
+    run_dir: str | os.PathLike | None,
+) -> None:  # fmt: skip
+    """Pre-flight of one inversion, before any wave-equation solve (:func:`geolearn.imaging.preflight`).
 
-    def __init__(self, problem: ShotProblem, observed: np.ndarray, initial: np.ndarray, true: np.ndarray | None,
-                 settings: FwiSettings, run_dir: Path | None, ex: ShotExecutor, progress: bool) -> None:  # fmt: skip
-        self.problem, self.observed, self.initial, self.true = problem, observed, initial, true
-        self.settings, self.run_dir, self.ex, self.progress = settings, run_dir, ex, progress
-        self.bands = band_schedule(settings.bands)
-        self.mask = water_mask(problem.shape, problem.spacing, problem.origin, settings.water_depth)
-        self._band_data: tuple[int, np.ndarray] | None = None
-        vmax = settings.bounds[1]
-        limit = Model(np.full((3,) * len(problem.spacing), vmax), problem.spacing, nbl=0,
-                      space_order=problem.space_order).critical_dt()  # fmt: skip
-        if problem.dt > limit:
-            raise StabilityError(f"fwi bounds allow {vmax} m/s, for which dt = {problem.dt} s exceeds the stability "
-                                 f"limit {limit:.6g} s; lower the upper bound or model with a smaller dt")  # fmt: skip
-
-    def observed_band(self, band: int) -> np.ndarray:
-        if self._band_data is None or self._band_data[0] != band:
-            self._band_data = (band, lowpass(self.observed, self.problem.dt, self.bands[band]))
-        return self._band_data[1]
-
-    def evaluate(self, state: dict[str, Any], x: np.ndarray, shots: list[int], illumination: bool) -> dict:
-        problem = self.problem.with_wavelets(state["wavelet"])
-        out = self.ex.map_reduce(gradient_shot, shots, problem, x, self.observed_band(state["band"]),
-                                 self.settings.misfit, None, illumination, progress=self.progress,
-                                 desc="FWI gradient")  # fmt: skip
-        state["n_solves"] += SOLVES["gradient"] * len(shots)
-        return out
-
-    def misfit(self, state: dict[str, Any], x: np.ndarray) -> float:
-        problem = self.problem.with_wavelets(state["wavelet"])
-        shots = range(problem.n_shots)
-        state["n_solves"] += SOLVES["misfit"] * problem.n_shots
-        return float(self.ex.map_reduce(misfit_shot, shots, problem, x, self.observed_band(state["band"]),
-                                        self.settings.misfit, progress=self.progress, desc="misfit"))  # fmt: skip
+    Checks the starting and true models against the grid and the acquisition, ``dt`` against
+    the stability limit of the upper velocity bound, the grid against the wavelet, and (with a
+    run directory) that the directory can be created or written and the disk holds its files
+    (:func:`geolearn.fwi.outputs.run_outputs`).
+    """
+    velocities = [initial] if true is None else [initial, true]
+    outputs = run_outputs(problem, settings, true is not None, run_dir) if run_dir is not None else None
+    preflight(problem, velocities=velocities, vmax=settings.bounds[1], outputs=outputs, create_parents=True)
 
 
-def initial_state(initial: np.ndarray) -> dict[str, Any]:
-    """The state before the first iteration."""
-    return {"model": initial.copy(), "optimizer": None, "iteration": 0, "band": 0, "iteration_in_band": 0,
-            "n_solves": 0, "rng": None, "history": {k: [] for k in HISTORY_KEYS}, "f": None, "g": None,
-            "wavelet": None, "weights": None, "gradients": [], "elapsed": 0.0}  # fmt: skip
+def finish(
+    run: FwiRun, state: dict[str, Any], callback: Callable[[int, dict], Any] | None = None
+) -> FwiResult:
+    """Finish an inversion from ``state``: the one way every run ends, fresh or resumed.
 
+    Iterates to the end of the last band (saving the state as configured; nothing when the
+    state is already final), computes the misfits of the initial and final models on the last
+    band's data (2 forward solves per shot), and, with a run directory, writes ``model.sgy``
+    and ``fwi.png`` there (:func:`geolearn.fwi.outputs.write_outputs`).
 
-def _start_band(run: FwiRun, state: dict[str, Any]) -> None:
-    s, p = run.settings, run.problem
-    wavelet = lowpass(p.wavelets, p.dt, run.bands[state["band"]])
-    state["wavelet"] = wavelet
-    if s.estimate_wavelet:
-        band_problem = p.with_wavelets(wavelet)
-        state["wavelet"] = estimate_wavelet(band_problem, state["model"], run.observed_band(state["band"]), run.ex,
-                                            progress=run.progress)  # fmt: skip
-        state["n_solves"] += SOLVES["forward"] * p.n_shots
-    state["f"] = state["g"] = state["weights"] = None
-    if s.optimizer == "lbfgs" and state["optimizer"] is not None:
-        state["optimizer"]["s"], state["optimizer"]["y"] = [], []
-
-
-def _lbfgs_step(
-    run: FwiRun, state: dict, x: np.ndarray, f: float, g: np.ndarray, shots: list[int]
-) -> np.ndarray:
-    s = run.settings
-    opt = ProjectedLBFGS(*s.bounds, memory=s.lbfgs_memory)
-    if state["optimizer"] is not None:
-        opt.load_state_dict(state["optimizer"])
-    p = opt.direction(x, g, state["weights"])
-    pmax = float(np.abs(p).max())
-    if pmax == 0:
-        logger.warning("FWI: zero search direction at iteration %d (all variables at bounds or masked)",
-                       state["iteration"] + 1)  # fmt: skip
-        state["optimizer"] = opt.state_dict()
-        return x
-    alpha = s.initial_step / pmax if not opt.s else min(1.0, s.max_update / pmax)
-    for _ in range(s.max_backtracks):
-        x_new = opt.project(x + alpha * p)
-        out = run.evaluate(state, x_new, shots, False)
-        if opt.accept(f, g, x, float(out["value"]), x_new):
-            opt.update(x_new - x, out["gradient"] - g)
-            state["f"], state["g"] = float(out["value"]), out["gradient"]
-            state["optimizer"] = opt.state_dict()
-            return x_new
-        alpha *= 0.5
-    logger.warning(
-        "FWI: line search failed at iteration %d; model kept, L-BFGS memory reset", state["iteration"] + 1
-    )
-    opt.reset()
-    state["optimizer"] = opt.state_dict()
-    return x
-
-
-def _adam_step(run: FwiRun, state: dict, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    s = run.settings
-    param = torch.tensor(x, dtype=torch.float64)
-    adam = torch.optim.Adam([param], lr=s.learning_rate)
-    if state["optimizer"] is not None:
-        adam.load_state_dict(state["optimizer"])
-    param.grad = torch.as_tensor(state["weights"] * g)
-    adam.step()
-    with torch.no_grad():
-        param.clamp_(*s.bounds)
-    state["optimizer"] = adam.state_dict()
-    state["f"] = state["g"] = None  # Adam evaluates at the new model next iteration
-    return param.numpy().copy()
-
-
-def run_fwi(run: FwiRun, state: dict[str, Any], callback: Callable[[int, dict], Any] | None = None) -> dict:
-    """Iterate from ``state`` to the end of the last band (saving the state as configured)."""
-    s, p = run.settings, run.problem
-    rng = np.random.default_rng(s.seed)
-    if state["rng"] is not None:
-        restore_rng(state["rng"], numpy=rng)
-    total = len(run.bands) * s.iterations
-    t0 = time.perf_counter() - state["elapsed"]
-    with tqdm(
-        total=total, initial=state["iteration"], desc="FWI", disable=not run.progress, leave=False
-    ) as bar:
-        while state["iteration"] < total:
-            if state["iteration_in_band"] == 0 and state["wavelet"] is None:
-                _start_band(run, state)
-            x = state["model"]
-            shots = list(range(p.n_shots))
-            if s.shots_per_iteration is not None and s.shots_per_iteration < p.n_shots:
-                shots = sorted(int(i) for i in rng.choice(p.n_shots, s.shots_per_iteration, replace=False))
-                state["f"] = None  # a new subset is a new objective
-            if state["f"] is None:
-                out = run.evaluate(state, x, shots, state["weights"] is None)
-                state["f"], state["g"] = float(out["value"]), out["gradient"]
-                if state["weights"] is None:
-                    state["weights"] = gradient_weights(run.mask, out.get("illumination"), s.precondition,
-                                                        s.illumination_eps)  # fmt: skip
-                    state["gradients"].append(state["weights"] * state["g"])
-            f, g = state["f"], state["g"]
-            if s.optimizer == "lbfgs":
-                x_new = _lbfgs_step(run, state, x, f, g, shots)
-            else:
-                x_new = _adam_step(run, state, x, g)
-            state["model"] = x_new
-            state["iteration"] += 1
-            state["iteration_in_band"] += 1
-            entry = {"iteration": state["iteration"], "band": state["band"], "frequency": run.bands[state["band"]],
-                     "misfit": f, "model_error": relative_error(x_new, run.true),
-                     "step": float(np.abs(x_new - x).max()), "n_solves": state["n_solves"],
-                     "time": time.perf_counter() - t0}  # fmt: skip
-            for k in HISTORY_KEYS:
-                state["history"][k].append(entry[k])
-            if state["iteration_in_band"] == s.iterations and state["iteration"] < total:
-                state["band"] += 1
-                state["iteration_in_band"] = 0
-                state["wavelet"] = None
-            state["rng"] = rng_state(numpy=rng)
-            state["elapsed"] = entry["time"]
-            if run.run_dir is not None and (
-                state["iteration"] % s.checkpoint_every == 0 or state["iteration"] == total
-            ):
-                save_state(run.run_dir, state)
-            bar.update(1)
-            bar.set_postfix(misfit=f"{f:.4g}", band=state["band"])
-            logger.info("FWI iteration %d (band %d): misfit %.6g, max step %.3g m/s", entry["iteration"],
-                        entry["band"], f, entry["step"])  # fmt: skip
-            if callback is not None:
-                callback(state["iteration"], entry)
-    return state
-
-
-def finish(run: FwiRun, state: dict[str, Any]) -> FwiResult:
-    """Build the result (misfits of the initial and final models on the last band's data)."""
-    misfit_initial = run.misfit(state, run.initial)
-    misfit_final = run.misfit(state, state["model"])
-    return FwiResult(
+    Parameters
+    ----------
+    run : FwiRun
+    state : dict
+        :func:`initial_state` or a state loaded from the run directory.
+    callback : callable, optional
+        ``callback(iteration, entry)`` after each iteration (and its checkpoint).
+    """
+    state = run_fwi(run, state, callback)
+    result = FwiResult(
         velocity=state["model"], initial=run.initial, history=state["history"], problem=run.problem, true=run.true,
-        gradients=list(state["gradients"]), misfit_initial=misfit_initial, misfit_final=misfit_final,
-        run_dir=run.run_dir, wavelets=state["wavelet"],
+        gradients=list(state["gradients"]), misfit_initial=run.misfit(state, run.initial),
+        misfit_final=run.misfit(state, state["model"]), run_dir=run.run_dir, wavelets=state["wavelet"],
     )  # fmt: skip
+    if run.run_dir is not None:
+        write_outputs(result, run.run_dir)
+    return result
 
 
 def fwi(
@@ -264,13 +115,22 @@ def fwi(
         ("none", "illumination"), ``estimate_wavelet``, ``shots_per_iteration`` (random
         subsets drawn with ``seed``), ``seed``, ``checkpoint_every``.
     run_dir : path, optional
-        Run directory: inputs are stored once and the state after every
-        ``checkpoint_every`` iterations; continue an interrupted run with
-        :func:`geolearn.runs.resume`. Refused if it already holds an FWI state.
+        Run directory (created with its parents): inputs are stored once, the state after
+        every ``checkpoint_every`` iterations, and the final model (``model.sgy``) and figure
+        (``fwi.png``) at the end (see :mod:`geolearn.fwi.outputs`); continue an interrupted run
+        with :func:`geolearn.runs.resume`, which ends the same way. Refused if it already
+        holds an FWI state.
     client, n_workers, progress
         Shot-parallel execution (see :func:`geolearn.imaging.model_survey`).
     callback : callable, optional
         ``callback(iteration, entry)`` after each iteration (and its checkpoint).
+
+    Raises
+    ------
+    ConfigError, ModelError, GeometryError, StabilityError
+        Before any wave-equation solve (:func:`check_run`): bad settings, an unwritable run
+        directory or too little disk, velocities on another grid, a source or receiver outside
+        the model, ``dt`` unstable for the upper bound, a grid too coarse for the wavelet.
 
     Returns
     -------
@@ -284,16 +144,13 @@ def fwi(
         settings = FwiSettings.from_dict({**settings.to_dict(), **options})
     problem, observed, v0 = resolve_survey(survey, initial, spacing, origin=origin, **(survey_kwargs or {}))
     true_v = as_velocity(true, "true velocity") if true is not None else None
-    directory = None
-    if run_dir is not None:
-        directory = Path(run_dir)
-        if (directory / "state.npz").exists():
-            raise FileExistsError(
-                f"{directory} already holds an FWI state; resume it or choose another run_dir"
-            )
+    directory = Path(run_dir) if run_dir is not None else None
+    if directory is not None and (directory / STATE_FILE).exists():
+        raise FileExistsError(f"{directory} already holds an FWI state; resume it or choose another run_dir")
+    check_run(problem, v0, true_v, settings, directory)
+    if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
         save_inputs(directory, problem, observed, v0, true_v, settings)
     with executor(client, n_workers=n_workers, progress=progress) as ex:
         run = FwiRun(problem, observed, v0, true_v, settings, directory, ex, progress)
-        state = run_fwi(run, initial_state(v0), callback)
-        return finish(run, state)
+        return finish(run, initial_state(v0), callback)

@@ -2,10 +2,14 @@
 
 - :class:`ShotProblem` — the one serialisable description of a survey over a grid (grid,
   acquisition, time axis, wavelets), plain data that travels to Dask workers, into FWI state
-  and into learned-network files; :func:`choose_dt`, :func:`surface_acquisition`.
+  and into learned-network files (``to_dict``/``from_dict``, ``from_wave``/``to_wave``);
+  :func:`choose_dt`, :func:`surface_acquisition`, :func:`as_velocity`.
 - :func:`problem_from_survey` / :func:`resolve_survey` — SEG-Y surveys (or modelled surveys)
   to a :class:`ShotProblem` and data ``(n_shots, max_receivers, nt)``.
-- :func:`model_survey` — synthetic SEG-Y shots from a velocity model.
+- :func:`model_survey` — synthetic SEG-Y shots from a velocity model (:func:`survey_problem`
+  builds the problem, :func:`model_problem` models it).
+- :func:`preflight` — the checks every workflow runs before its first wave-equation solve
+  (outputs writable, free disk, coverage, stable ``dt``, grid fine enough for the wavelet).
 - :func:`rtm` — reverse-time migration; :func:`laplacian_filter`.
 - :func:`lsrtm` — least-squares RTM by CG or FISTA; :class:`BornShots`.
 - :func:`estimate_wavelet` — source wavelet from the data by frequency-domain least squares.
@@ -16,7 +20,8 @@
 from geolearn.imaging.acquisition import surface_acquisition
 from geolearn.imaging.discretisation import as_velocity, choose_dt
 from geolearn.imaging.lsrtm import BornShots, lsrtm
-from geolearn.imaging.modeling import model_records, model_survey
+from geolearn.imaging.modeling import model_problem, model_records, model_survey, survey_problem
+from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import FwiResult, ImageResult, SurveyResult
 from geolearn.imaging.rtm import laplacian_filter, migrate, rtm, write_image_file
@@ -37,11 +42,14 @@ __all__ = [
     "laplacian_filter",
     "lsrtm",
     "migrate",
+    "model_problem",
     "model_records",
     "model_survey",
+    "preflight",
     "problem_from_survey",
     "resolve_survey",
     "rtm",
     "surface_acquisition",
+    "survey_problem",
     "write_image_file",
 ]

@@ -16,7 +16,7 @@ from geolearn.errors import GeometryError, ModelError, StabilityError
 from geolearn.wave import Model
 from geolearn.wave.geometry import DEFAULT_CFL_FRACTION
 
-__all__ = ["as_velocity", "choose_dt"]
+__all__ = ["as_velocity", "choose_dt", "stability_limit"]
 
 
 def as_velocity(velocity: Any, name: str = "velocity") -> np.ndarray:
@@ -32,6 +32,12 @@ def as_velocity(velocity: Any, name: str = "velocity") -> np.ndarray:
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ModelError(f"{name} must be finite and positive (m/s); found {arr[idx]!r} at index {idx}")
     return arr
+
+
+def stability_limit(vmax: float, spacing: Sequence[float], space_order: int) -> float:
+    """Largest stable time step in s for velocities up to ``vmax`` m/s on ``spacing`` m (:meth:`Model.critical_dt`)."""
+    probe = Model(np.full((3,) * len(spacing), float(vmax)), spacing, nbl=0, space_order=space_order)
+    return probe.critical_dt()
 
 
 def choose_dt(
@@ -64,8 +70,7 @@ def choose_dt(
     float
         Time step in seconds.
     """
-    probe = Model(np.full((3,) * len(spacing), float(vmax)), spacing, nbl=0, space_order=space_order)
-    limit = probe.critical_dt()
+    limit = stability_limit(vmax, spacing, space_order)
     if record_dt is None:
         dt = math.floor(cfl_fraction * limit * 1e6) / 1e6
         if dt <= 0:

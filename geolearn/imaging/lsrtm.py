@@ -27,9 +27,10 @@ import torch
 
 from geolearn.errors import ConfigError
 from geolearn.imaging.modeling import model_records
+from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import ImageResult
-from geolearn.imaging.rtm import migrate, write_image_file
+from geolearn.imaging.rtm import image_output, migrate, write_image_file
 from geolearn.imaging.shots import SOLVES, born_shot, executor, migrate_shot
 from geolearn.imaging.survey_input import resolve_survey
 from geolearn.operators import Diagonal, LinearOperator, operator_norm
@@ -164,6 +165,7 @@ def lsrtm(
             "sparsity and transform apply to method='fista' only; CG solves the plain least squares"
         )
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
+    preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     t_start = time.perf_counter()
     with executor(client, n_workers=n_workers, progress=progress) as ex:
         born = BornShots(problem, vp, ex, progress=progress)

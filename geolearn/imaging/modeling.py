@@ -14,12 +14,13 @@ import torch
 from geolearn.errors import GeometryError
 from geolearn.imaging.acquisition import surface_acquisition
 from geolearn.imaging.discretisation import as_velocity
+from geolearn.imaging.preflight import preflight, segy_bytes
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import SurveyResult
 from geolearn.imaging.shots import SOLVES, executor, forward_shot
 from geolearn.parallel import ShotExecutor
 
-__all__ = ["model_records", "model_survey"]
+__all__ = ["model_problem", "model_records", "model_survey", "survey_problem"]
 
 logger = logging.getLogger("geolearn.imaging.modeling")
 
@@ -46,7 +47,7 @@ def _load_velocity(velocity: Any, spacing: Sequence[float] | None, origin: Seque
     return as_velocity(velocity), tuple(float(h) for h in spacing), origin
 
 
-def model_survey(
+def survey_problem(
     velocity: np.ndarray | torch.Tensor | str | os.PathLike,
     spacing: Sequence[float] | None = None,
     *,
@@ -67,12 +68,8 @@ def model_survey(
     space_order: int = 8,
     free_surface: bool = False,
     dtype: str = "float32",
-    output: str | os.PathLike | None = None,
-    client: Any = None,
-    n_workers: int = 2,
-    progress: bool = False,
-) -> SurveyResult:
-    """Synthesise a shot survey and optionally write it as SEG-Y with full geometry.
+) -> ShotProblem:
+    """The :class:`ShotProblem` of a synthetic survey over ``velocity`` (no wave-equation solve).
 
     Parameters
     ----------
@@ -98,26 +95,16 @@ def model_survey(
         stability limit. SEG-Y stores whole microseconds, so a written survey needs one.
     nbl, space_order, free_surface, dtype
         Propagation settings (:class:`geolearn.wave.Model`).
-    output : path, optional
-        SEG-Y file to write (atomically): samples IEEE float, source/receiver x and depth
-        (elevation = −depth), field record per shot.
-    client : None, "local", address, Client or ShotExecutor
-        Where shots run (:class:`geolearn.parallel.ShotExecutor`); None runs serially.
-    n_workers : int
-        Workers of a ``"local"`` cluster.
-    progress : bool
-        Progress bar over shots.
 
     Returns
     -------
-    SurveyResult
-        ``records`` ``(n_shots, max_receivers, nt)``, the problem, the file written.
+    ShotProblem
+        With ``velocity`` as its reference.
 
     Raises
     ------
     GeometryError
-        No acquisition given, positions outside the model, ``dt`` not whole microseconds when
-        writing.
+        No acquisition given, positions outside the model.
     StabilityError
         ``dt`` above the stability limit.
     """
@@ -134,15 +121,56 @@ def model_survey(
                                                  receiver_depth=receiver_depth)  # fmt: skip
         sources = src_line if sources is None else sources
         receivers = rec_line if receivers is None else receivers
-    if output is not None and dt is not None and abs(dt * 1e6 - round(dt * 1e6)) > 1e-6:
-        raise GeometryError(f"dt = {dt} s is not a whole number of microseconds, which SEG-Y requires")
     if isinstance(wavelet, torch.Tensor):
         wavelet = wavelet.detach().cpu().numpy()
-    problem = ShotProblem.create(
+    return ShotProblem.create(
         vp, spacing, sources, receivers, record_length=record_length, origin=origin, dt=dt, f0=f0,
         delay=delay, wavelet=wavelet, wavelet_dt=wavelet_dt, nbl=nbl, space_order=space_order,
         free_surface=free_surface, dtype=dtype,
     )  # fmt: skip
+
+
+def model_problem(
+    problem: ShotProblem, velocity: np.ndarray | None = None, *, output: str | os.PathLike | None = None,
+    client: Any = None, n_workers: int = 2, progress: bool = False,
+) -> SurveyResult:  # fmt: skip
+    """Model every shot of ``problem`` and optionally write the records as SEG-Y with full geometry.
+
+    Parameters
+    ----------
+    problem : ShotProblem
+    velocity : ndarray, shape (nx, nz), optional
+        Velocity in m/s (default ``problem.reference``).
+    output : path, optional
+        SEG-Y file to write (atomically): samples IEEE float, source/receiver x and depth
+        (elevation = −depth), field record per shot; ``problem.dt`` must be whole microseconds.
+    client : None, "local", address, Client or ShotExecutor
+        Where shots run (:class:`geolearn.parallel.ShotExecutor`); None runs serially.
+    n_workers : int
+        Workers of a ``"local"`` cluster.
+    progress : bool
+        Progress bar over shots.
+
+    Returns
+    -------
+    SurveyResult
+        ``records`` ``(n_shots, max_receivers, nt)``, the problem, the file written.
+
+    Raises
+    ------
+    GeometryError, ConfigError, ...
+        From :func:`~geolearn.imaging.preflight`, before any solve; ``dt`` not whole
+        microseconds with ``output``.
+    """
+    vp = problem.reference if velocity is None else as_velocity(velocity)
+    outputs = None
+    if output is not None:
+        if abs(problem.dt * 1e6 - round(problem.dt * 1e6)) > 1e-6:
+            raise GeometryError(
+                f"dt = {problem.dt} s is not a whole number of microseconds, which SEG-Y requires"
+            )
+        outputs = {output: segy_bytes(sum(problem.n_receivers), problem.nt)}
+    preflight(problem, velocities=[vp], outputs=outputs)
     with executor(client, n_workers=n_workers, progress=progress) as ex:
         records = model_records(problem, vp, ex, progress=progress)
     path = None
@@ -154,3 +182,41 @@ def model_survey(
                                  text="geolearn model_survey: synthetic acoustic shots"))  # fmt: skip
         logger.info("wrote %d shots to %s", problem.n_shots, path)
     return SurveyResult(records, problem, vp, path, {"n_solves": [SOLVES["forward"] * problem.n_shots]})
+
+
+def model_survey(
+    velocity: np.ndarray | torch.Tensor | str | os.PathLike,
+    spacing: Sequence[float] | None = None,
+    *,
+    output: str | os.PathLike | None = None,
+    client: Any = None,
+    n_workers: int = 2,
+    progress: bool = False,
+    **acquisition: Any,
+) -> SurveyResult:
+    """Synthesise a shot survey and optionally write it as SEG-Y with full geometry.
+
+    :func:`survey_problem` then :func:`model_problem`.
+
+    Parameters
+    ----------
+    velocity : array (nx, nz), tensor, geolearn.io.VelocityModel or path
+        Velocity in m/s (a path is read with :func:`geolearn.io.read_model`).
+    spacing : sequence of float, optional
+        Grid spacing in m (taken from a VelocityModel/path when omitted).
+    output, client, n_workers, progress
+        See :func:`model_problem`.
+    **acquisition
+        Keywords of :func:`survey_problem`: ``origin``, ``sources``/``receivers`` or
+        ``source_spacing``/``receiver_spacing`` (with ``source_depth``/``receiver_depth``),
+        ``record_length`` (s), ``f0``/``delay`` or ``wavelet``/``wavelet_dt``, ``dt`` (s;
+        default the largest whole-microsecond step at 80% of the stability limit), ``nbl``,
+        ``space_order``, ``free_surface``, ``dtype``.
+
+    Returns
+    -------
+    SurveyResult
+        ``records`` ``(n_shots, max_receivers, nt)``, the problem, the file written.
+    """
+    problem = survey_problem(velocity, spacing, **acquisition)
+    return model_problem(problem, output=output, client=client, n_workers=n_workers, progress=progress)

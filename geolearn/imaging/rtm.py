@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from geolearn.errors import ConfigError
+from geolearn.imaging.preflight import preflight, segy_bytes
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import ImageResult
 from geolearn.imaging.shots import SOLVES, executor, migrate_shot
@@ -46,6 +47,13 @@ def migrate(
     """Sum of :func:`~geolearn.imaging.shots.migrate_shot` over all shots (``image``, ``illumination``, ``data_norm2``)."""
     return ex.map_reduce(migrate_shot, range(problem.n_shots), problem, velocity, data, subtract_background,
                          progress=progress, desc="RTM")  # fmt: skip
+
+
+def image_output(output: str | os.PathLike | None, problem: ShotProblem) -> dict[str | os.PathLike, int]:
+    """``{output: estimated bytes}`` of an image written by :func:`write_image_file` (empty without output)."""
+    if output is None:
+        return {}
+    return {output: segy_bytes(int(np.prod(problem.shape[:-1])), problem.shape[-1])}
 
 
 def write_image_file(path: str | os.PathLike, image: np.ndarray, problem: ShotProblem) -> Path:
@@ -107,6 +115,7 @@ def rtm(
     if not illumination_eps > 0:
         raise ConfigError(f"illumination_eps must be > 0, got {illumination_eps}")
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
+    preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     with executor(client, n_workers=n_workers, progress=progress) as ex:
         out = migrate(problem, vp, observed, ex, subtract_background=subtract_background, progress=progress)
     image, illum = out["image"], out["illumination"]

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from geolearn.imaging.problem import ShotProblem
 from geolearn.parallel import ShotExecutor
@@ -40,15 +41,21 @@ SOLVES = {"forward": 1, "born": 2, "migrate": 2}
 def executor(
     client: Any = None, *, n_workers: int = 2, retries: int = 2, progress: bool = False
 ) -> Iterator[ShotExecutor]:
-    """Yield a :class:`ShotExecutor` for ``client``; close it afterwards only if created here."""
-    if isinstance(client, ShotExecutor):
-        yield client
-        return
-    ex = ShotExecutor(client, n_workers=n_workers, retries=retries, progress=progress)
-    try:
+    """Yield a :class:`ShotExecutor` for ``client``; close it afterwards only if created here.
+
+    With ``progress``, log records go through ``tqdm.write`` meanwhile
+    (:func:`tqdm.contrib.logging.logging_redirect_tqdm`), so that log lines and progress bars
+    never share a line.
+    """
+    with contextlib.ExitStack() as stack:
+        if progress:
+            stack.enter_context(logging_redirect_tqdm())
+        if isinstance(client, ShotExecutor):
+            yield client
+            return
+        ex = stack.enter_context(contextlib.closing(ShotExecutor(client, n_workers=n_workers, retries=retries,
+                                                                 progress=progress)))  # fmt: skip
         yield ex
-    finally:
-        ex.close()
 
 
 def shot_propagator(

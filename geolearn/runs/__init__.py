@@ -10,7 +10,8 @@
 
 from geolearn.runs.checkpoint import RunDirectory
 from geolearn.runs.config import Config, describe_keys, load_config
-from geolearn.runs.run import load_velocity, resume, run_from_config
+from geolearn.runs.run import resume, run_from_config
+from geolearn.runs.velocity import load_velocity
 
 __all__ = [
     "Config",

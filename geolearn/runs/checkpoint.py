@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,11 @@ import tomli_w
 from geolearn.atomic import atomic_path, stale_temporaries
 from geolearn.errors import ConfigError
 from geolearn.io.state import STATE_FILE, load_state, save_state
-from geolearn.runs.config import Config, load_config
+from geolearn.runs.config import Config, load_config, read_toml
+from geolearn.runs.schema import build_section
+from geolearn.runs.sections import RunConfig
 
-__all__ = ["CONFIG_FILE", "RunDirectory"]
+__all__ = ["CONFIG_FILE", "RunDirectory", "remove_leftovers"]
 
 log = logging.getLogger("geolearn.runs.checkpoint")
 
@@ -26,11 +28,31 @@ CONFIG_FILE = "config.toml"
 
 
 def _config_mapping(config: Config | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(config, Config):
-        return config.to_dict()
     if isinstance(config, Mapping):
-        return load_config(config).to_dict()
-    raise TypeError(f"config must be a geolearn Config or a mapping, got {type(config).__name__}")
+        config = load_config(config)
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a geolearn Config or a mapping, got {type(config).__name__}")
+    mapping = config.to_dict()
+    # The stored configuration names its own directory: a run directory moved or copied elsewhere
+    # still resumes, and two runs of one configuration store the same file.
+    mapping["run"]["output_dir"] = "."
+    return mapping
+
+
+def remove_leftovers(
+    directory: str | os.PathLike[str], names: Iterable[str | os.PathLike[str]]
+) -> list[Path]:
+    """Remove the temporary files that writes of ``names`` killed mid-way left in ``directory``.
+
+    Only call it when no other process writes these files. Returns the files removed.
+    """
+    removed = []
+    for name in names:
+        for leftover in stale_temporaries(Path(directory) / Path(name).name):
+            log.info("removing %s left by an interrupted write", leftover.name)
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
 
 
 class RunDirectory:
@@ -70,7 +92,9 @@ class RunDirectory:
         path : str or os.PathLike
             Created with its parents if missing.
         config : Config or mapping
-            Validated (see :func:`geolearn.runs.config.load_config`) and written as TOML.
+            Validated (see :func:`geolearn.runs.config.load_config`) and written as TOML, with
+            ``run.output_dir = "."`` (the directory itself: the file does not depend on where
+            the run directory lies).
         overwrite : bool, default False
             Allow reusing a directory that already holds a run (its state is removed).
 
@@ -107,15 +131,20 @@ class RunDirectory:
         run = cls(path)
         if not run.config_path.is_file():
             raise FileNotFoundError(f"{run.path} is not a geolearn run directory: {CONFIG_FILE} is missing")
-        for leftover in stale_temporaries(run.state_path) + stale_temporaries(run.config_path):
-            log.info("removing %s left by an interrupted write", leftover.name)
-            leftover.unlink(missing_ok=True)
+        remove_leftovers(run.path, (STATE_FILE, CONFIG_FILE))
         return run
 
     def load_config(self) -> Config:
         """The validated configuration that started the run."""
         try:
             return load_config(self.config_path)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.config_path}: {exc}") from None
+
+    def run_settings(self) -> RunConfig:
+        """The ``[run]`` section alone (validated; the run's input files need not exist any more)."""
+        try:
+            return build_section(RunConfig, read_toml(self.config_path).get("run", {}), "run", self.path)
         except ConfigError as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from None
 

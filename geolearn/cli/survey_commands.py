@@ -1,0 +1,165 @@
+"""``geolearn inspect``, ``geolearn model`` and ``geolearn migrate``: SEG-Y surveys in, SEG-Y out.
+
+Every command checks where it will write (:func:`geolearn.imaging.preflight`) before it reads
+large inputs or solves anything, so ``-o /missing/dir/image.sgy`` fails at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geolearn.cli.options import client_for, parallel_options, progress, read_velocity, velocity_options
+
+__all__ = ["inspect", "migrate", "model"]
+
+
+def _check_figure_beside(output: Path) -> Path:
+    """Pre-flight of the PNG written beside ``output`` (and so of ``output``'s directory)."""
+    from geolearn.imaging import preflight
+    from geolearn.imaging.preflight import FIGURE_BYTES
+
+    figure = output.with_suffix(".png")
+    preflight(outputs={figure: FIGURE_BYTES})
+    return figure
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", default="field_record", show_default=True,
+              help="Trace-header field that groups traces into shots (a name, a byte position, or source_xy).")  # fmt: skip
+@click.option("--z-positive", type=click.Choice(["up", "down"]), default="up", show_default=True,
+              help="Sign convention of the file's elevation fields.")  # fmt: skip
+@click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write acquisition.png and a shot-gather PNG into this directory.")  # fmt: skip
+@click.option("--shot", type=int, default=0, show_default=True, help="Shot (0-based) for the gather figure.")
+@click.pass_context
+def inspect(
+    ctx: click.Context, file: Path, key: str, z_positive: str, figures: Path | None, shot: int
+) -> None:
+    """Summarise the SEG-Y FILE: traces, shots, format, time axis, extents, anomalies."""
+    from geolearn.io import inspect as inspect_segy
+
+    key_arg: str | int = int(key) if key.isdigit() else key
+    report = inspect_segy(file, key=key_arg, z_positive=z_positive, progress=progress(ctx))
+    click.echo(str(report))
+    if figures is not None:
+        for name, path in _inspection_figures(report.survey, figures, shot).items():
+            click.echo(f"{name} figure: {path}")
+
+
+def _inspection_figures(survey: Any, directory: Path, shot: int) -> dict[str, Path]:
+    """``acquisition.png`` (sources and receivers) and ``gather_<shot>.png`` in ``directory`` (created)."""
+    from geolearn.imaging import preflight
+    from geolearn.imaging.preflight import FIGURE_BYTES
+    from geolearn.viz import plot_acquisition, plot_gather, save_figure
+
+    paths = {"acquisition": directory / "acquisition.png", "gather": directory / f"gather_{shot}.png"}
+    preflight(outputs=dict.fromkeys(paths.values(), FIGURE_BYTES), create_parents=True)
+    gather = survey[shot]
+    save_figure(plot_acquisition(survey), paths["acquisition"])
+    figure = plot_gather(gather.data, dt=gather.dt, t0=gather.t0, positions=gather.receivers[:, 0],
+                         title=f"{survey.path.name}: shot {gather.shot_id}")  # fmt: skip
+    save_figure(figure, paths["gather"])
+    return paths
+
+
+@click.command()
+@click.argument("velocity", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Shot records to write (SEG-Y).")  # fmt: skip
+@velocity_options
+@click.option("--source-spacing", type=float, default=100.0, show_default=True, help="m")
+@click.option("--receiver-spacing", type=float, default=10.0, show_default=True, help="m")
+@click.option("--source-depth", type=float, default=10.0, show_default=True, help="m")
+@click.option("--receiver-depth", type=float, default=10.0, show_default=True, help="m")
+@click.option("--record-length", type=float, default=1.0, show_default=True, help="s")
+@click.option("--f0", type=float, default=10.0, show_default=True, help="Ricker peak frequency, Hz.")
+@click.option("--space-order", type=int, default=8, show_default=True)
+@click.option("--nbl", type=int, default=40, show_default=True, help="Absorbing layer width, grid points.")
+@parallel_options
+@click.pass_context
+def model(ctx: click.Context, velocity: Path, output: Path, shape: Any, spacing: Any, unit: str,
+          source_spacing: float, receiver_spacing: float, source_depth: float, receiver_depth: float,
+          record_length: float, f0: float, space_order: int, nbl: int, workers: int, scheduler: str | None) -> None:  # fmt: skip
+    """Model a synthetic survey over the VELOCITY model (SEG-Y or raw binary) and write it as SEG-Y."""
+    from geolearn.imaging import model_survey
+    from geolearn.viz import save_figure
+
+    figure = _check_figure_beside(output)
+    vel = read_velocity(velocity, shape, spacing, unit)
+    result = model_survey(
+        vel, source_spacing=source_spacing, receiver_spacing=receiver_spacing, source_depth=source_depth,
+        receiver_depth=receiver_depth, record_length=record_length, f0=f0, space_order=space_order, nbl=nbl,
+        output=output, client=client_for(workers, scheduler), n_workers=workers, progress=progress(ctx),
+    )  # fmt: skip
+    save_figure(result.plot(), figure)
+    p = result.problem
+    click.echo(f"wrote {output}: {p.n_shots} shots, {max(p.n_receivers)} receivers, nt={p.nt}, dt={p.dt:g} s")
+    click.echo(f"figure: {figure}")
+
+
+def _learned_image(
+    survey: Path, vel: Any, weights: Path | None, output: Path, figure: Path, options: dict
+) -> None:
+    import numpy as np
+
+    from geolearn.io import write_image
+    from geolearn.learned_inversion import learned_migrate
+    from geolearn.viz import plot_image, save_figure
+
+    if weights is None:
+        raise click.UsageError("--method learned needs --weights FILE (a trained model)")
+    image = learned_migrate(survey, vel, weights, **options)
+    write_image(output, image.astype(np.float32), vel.spacing, origin=vel.origin, sample_axis="depth")
+    save_figure(plot_image(image, vel.spacing, vel.origin, title="learned LSRTM image"), figure)
+    click.echo(f"wrote {output}: learned image {image.shape[0]} x {image.shape[1]}")
+
+
+@click.command()
+@click.argument("survey", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--velocity", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Migration velocity model (SEG-Y or raw binary).")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Image to write (SEG-Y, depth axis).")  # fmt: skip
+@click.option("--method", type=click.Choice(["rtm", "lsrtm", "learned"]), default="rtm", show_default=True)
+@click.option("--iterations", type=int, default=10, show_default=True, help="LSRTM iterations.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Trained learned-LSRTM weights (for --method learned).")  # fmt: skip
+@velocity_options
+@click.option("--z-positive", type=click.Choice(["up", "down"]), default="up", show_default=True,
+              help="Sign convention of the survey's elevation fields (down: they hold depths, as JUDI writes).")  # fmt: skip
+@click.option(
+    "--f0", type=float, default=10.0, show_default=True, help="Ricker peak frequency of the source, Hz."
+)
+@click.option("--space-order", type=int, default=8, show_default=True)
+@click.option("--nbl", type=int, default=40, show_default=True)
+@parallel_options
+@click.pass_context
+def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, method: str, iterations: int,
+            weights: Path | None, shape: Any, spacing: Any, unit: str, z_positive: str, f0: float,
+            space_order: int, nbl: int, workers: int, scheduler: str | None) -> None:  # fmt: skip
+    """Migrate the SEG-Y SURVEY with a velocity model: RTM, LSRTM or a trained learned scheme."""
+    from geolearn.imaging import lsrtm, rtm
+    from geolearn.viz import save_figure
+
+    figure = _check_figure_beside(output)
+    vel = read_velocity(velocity, shape, spacing, unit)
+    options = {"z_positive": z_positive, "f0": f0, "space_order": space_order, "nbl": nbl}
+    if method == "learned":
+        _learned_image(survey, vel, weights, output, figure, options)
+        click.echo(f"figure: {figure}")
+        return
+    parallel = {"client": client_for(workers, scheduler), "n_workers": workers, "progress": progress(ctx)}
+    if method == "rtm":
+        result = rtm(survey, vel, output=output, **parallel, **options)
+    else:
+        result = lsrtm(survey, vel, method="cg", iterations=iterations, output=output, **parallel, **options)
+    save_figure(result.plot(), figure)
+    click.echo(f"wrote {output}: {method} image {result.image.shape[0]} x {result.image.shape[1]}")
+    if result.history.get("misfit"):
+        misfit = result.history["misfit"]
+        click.echo(f"data misfit {misfit[0]:.4g} -> {misfit[-1]:.4g} over {len(misfit) - 1} iterations")
+    click.echo(f"figure: {figure}")
