@@ -7,6 +7,8 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
 - :class:`WaveModeling` (F) and :func:`fwi_objective` — nonlinear modelling and its gradient.
 - :class:`BornOperator` (J, adjoint = RTM), :class:`SourceModeling`, :class:`PointInterpolation`
   — LinearOperators.
+- :func:`encode`, :class:`SourceEncoding`, :func:`encode_records`, :func:`common_receivers` —
+  simultaneous-source supershots (random ±1 / Gaussian weights) and random shot subsets.
 - :class:`ShotPropagator` — one shot at a fixed velocity, NumPy in/out (forward, Born, adjoint,
   illumination), for shot-parallel workflows.
 - :func:`build_count` / :func:`clear_cache` — the generated-operator cache.
@@ -19,6 +21,7 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
 from geolearn.wave.background import BackgroundCache
 from geolearn.wave.boundary import BOUNDARIES
 from geolearn.wave.config import WaveConfig, configure, wave_config
+from geolearn.wave.encoding import ENCODINGS, SourceEncoding, common_receivers, encode, encode_records
 from geolearn.wave.execution import KernelSummary, PerformanceLog, PropagationStats
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.linear import BornOperator, PointInterpolation, SourceModeling
@@ -33,6 +36,7 @@ from geolearn.wave.wavelet import max_frequency, resample, ricker
 
 __all__ = [
     "BOUNDARIES",
+    "ENCODINGS",
     "MEMORY_MODES",
     "PPW_THRESHOLD",
     "THREADS_ENV",
@@ -47,13 +51,17 @@ __all__ = [
     "ShotPropagator",
     "ShotRecords",
     "Snapshots",
+    "SourceEncoding",
     "SourceModeling",
     "ThreadBudget",
     "WaveConfig",
     "WaveModeling",
     "build_count",
     "clear_cache",
+    "common_receivers",
     "configure",
+    "encode",
+    "encode_records",
     "fwi_objective",
     "max_frequency",
     "nyquist_factor",

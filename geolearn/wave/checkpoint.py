@@ -59,7 +59,8 @@ def gradient_checkpointed(
     solver : ShotSolver
         Model and time step.
     src, wavelet, rec : ndarray
-        Source ``(1, ndim)``, wavelet ``(nt,)``, receivers ``(n_rec, ndim)`` (padded frame).
+        Source point(s) ``(npoint, ndim)``, wavelet ``(nt,)`` or one per point ``(npoint, nt)``,
+        receivers ``(n_rec, ndim)`` (padded frame).
     residual_fn : callable
         ``residual_fn(records (n_rec, nt)) -> adjoint source (n_rec, nt)``, called once
         between the forward and the reverse sweeps.
@@ -71,7 +72,7 @@ def gradient_checkpointed(
     records : ndarray, shape (n_rec, nt)
     grad_m : ndarray, padded grid
         Gradient of ``<residual, records>`` w.r.t. ``m``.
-    grad_wavelet : ndarray, shape (nt,)
+    grad_wavelet : ndarray, shape (nt,) for one source point, (npoint, nt) for several
     """
     nt = wavelet.shape[-1]
     n_cp = default_checkpoints(nt) if n_checkpoints is None else n_checkpoints
@@ -89,7 +90,7 @@ def _forward_with_states(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     nt = wavelet.shape[-1]
     k = solver.kernel("forward")
-    s = solver.sparse(k, "src", src, nt, wavelet[None, :])
+    s = solver.sparse(k, "src", src, nt, np.reshape(wavelet, (-1, nt)))
     r = solver.sparse(k, "rec", rec, nt)
     u = solver.time_field(k, "u")
     run = KernelRun(
@@ -114,6 +115,7 @@ def _reverse(
     states: list[np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     nt = wavelet.shape[-1]
+    signature = np.reshape(wavelet, (-1, nt))  # (npoint, nt)
     span = segments[0][1]
     kf = solver.kernel("forward", "wavefield")
     store = solver.store(kf, span + 1, 1, reuse=True, workspace="segment")  # local steps 0 .. span + 1
@@ -140,20 +142,21 @@ def _reverse(
         np.asarray(arec.data),
         np.asarray(asrc.data),
     )
-    grad_w = np.zeros(nt, dtype=np.float64)
+    grad_w = np.zeros(signature.shape, dtype=np.float64)
     for (start, length), state in zip(reversed(segments), reversed(states)):
         stop = min(start + span + 2, nt)
         slots[:2] = state
         steps[0] = u_inner[0]  # u[start]; the forward stores u[start + 1 .. start + length]
         wavelet_in[:] = 0
-        wavelet_in[: stop - start, 0] = wavelet[start:stop]
+        wavelet_in[: stop - start] = signature[:, start:stop].T
         forward.run(1, length)
         steps[length + 1] = u_inner[(length + 1) % 3]
         residual_in[:] = 0
         residual_in[: stop - start] = residual[:, start:stop].T
         wavelet_grad[:] = 0
         adjoint.run(1, length)
-        grad_w[start + 1 : start + length + 1] += wavelet_grad[1 : length + 1, 0]
+        grad_w[:, start + 1 : start + length + 1] += wavelet_grad[1 : length + 1].T
     forward.finish()
     adjoint.finish()
-    return np.array(grad.data), grad_w * (solver.dt**2 / solver.vol)
+    grad_w *= solver.dt**2 / solver.vol
+    return np.array(grad.data), (grad_w[0] if grad_w.shape[0] == 1 else grad_w)

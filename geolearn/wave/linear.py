@@ -151,7 +151,9 @@ class BornOperator(LinearOperator):
 class SourceModeling(LinearOperator):
     """Wavelets to records at fixed velocity: source injection, propagation, receiver sampling.
 
-    Domain ``(n_shots, nt)`` (one wavelet per shot), range ``(n_shots, max_receivers, nt)``.
+    Domain ``geometry.wavelets.shape``: ``(n_shots, nt)``, one wavelet per shot, or
+    ``(n_shots, npoint, nt)``, one per source point of a supershot (:func:`~geolearn.wave.encode`).
+    Range ``(n_shots, max_receivers, nt)``.
     The adjoint back-propagates records and samples them at the sources.
 
     Parameters
@@ -163,7 +165,7 @@ class SourceModeling(LinearOperator):
     """
 
     def __init__(self, model: Model, geometry: Geometry, velocity: torch.Tensor | None = None) -> None:
-        super().__init__((geometry.n_shots, geometry.nt), geometry.record_shape, dtype=model.dtype)
+        super().__init__(tuple(geometry.wavelets.shape), geometry.record_shape, dtype=model.dtype)
         self.model, self.geometry = model, geometry
         self.performance = PerformanceLog()
         v = model.vp if velocity is None else velocity

@@ -64,9 +64,13 @@ def make_solver(
 
 
 def shot_coords(model: Model, geometry: Geometry, shot: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source (1, ndim) and receiver (n, ndim) coordinates of ``shot`` in the padded frame."""
+    """Source ``(npoint, ndim)`` and receiver ``(n, ndim)`` coordinates of ``shot`` in the padded frame.
+
+    ``npoint`` is 1, or the number of simultaneous sources of a supershot
+    (:func:`~geolearn.wave.encode`, whose ``src_positions`` are ``(n_shots, npoint, ndim)``).
+    """
     return (
-        model.to_grid(geometry.src_positions[shot : shot + 1]),
+        model.to_grid(np.reshape(geometry.src_positions[shot], (-1, model.ndim))),
         model.to_grid(geometry.rec_positions[shot]),
     )
 
@@ -219,7 +223,8 @@ class WaveModeling(torch.nn.Module):
         velocity : torch.Tensor, optional
             ``model.shape`` in m/s (default ``model.vp``); any device, the model's dtype.
         wavelets : torch.Tensor, optional
-            ``(n_shots, nt)`` (default ``geometry.wavelets``).
+            ``geometry.wavelets.shape`` (default ``geometry.wavelets``): ``(n_shots, nt)``, or
+            ``(n_shots, npoint, nt)`` for supershots.
 
         Returns
         -------
@@ -228,9 +233,9 @@ class WaveModeling(torch.nn.Module):
         """
         velocity = self.model.vp if velocity is None else velocity
         wavelets = self.geometry.wavelets if wavelets is None else wavelets
-        if tuple(wavelets.shape) != (self.geometry.n_shots, self.geometry.nt):
+        if wavelets.shape != self.geometry.wavelets.shape:
             raise ShapeError(
-                f"wavelets have shape {tuple(wavelets.shape)}; expected ({self.geometry.n_shots}, {self.geometry.nt})"
+                f"wavelets have shape {tuple(wavelets.shape)}; expected {tuple(self.geometry.wavelets.shape)}"
             )
         if velocity.dtype != self.model.dtype or wavelets.dtype != self.model.dtype:
             raise TypeError(f"velocity and wavelets must have the model dtype {self.model.dtype}")

@@ -51,7 +51,8 @@ class ShotPropagator:
     shot : int
         Index of the shot in ``geometry``, ``0 <= shot < geometry.n_shots``.
     wavelet : ndarray, optional
-        Source wavelet ``(nt,)`` (default ``geometry.wavelets[shot]``).
+        Source wavelet ``(nt,)``, or ``(npoint, nt)`` for a supershot of
+        :func:`~geolearn.wave.encode` (default ``geometry.wavelets[shot]``).
 
     Attributes
     ----------
@@ -73,7 +74,7 @@ class ShotPropagator:
     StabilityError
         ``geometry.dt`` above the stability limit for ``velocity``'s maximum.
     ShapeError
-        ``wavelet`` not of shape ``(nt,)``.
+        ``wavelet`` not of the shape of ``geometry.wavelets[shot]``.
 
     Examples
     --------
@@ -101,8 +102,9 @@ class ShotPropagator:
         self.dtype = self._solver.dtype
         self.n_receivers, self.nt = int(self._rec.shape[0]), int(geometry.nt)
         w = geometry.wavelets[self.shot].numpy() if wavelet is None else np.asarray(wavelet)
-        if w.shape != (self.nt,):
-            raise ShapeError(f"wavelet has shape {w.shape}; expected ({self.nt},) for shot {self.shot}")
+        expected = tuple(geometry.wavelets.shape[1:])
+        if w.shape != expected:
+            raise ShapeError(f"wavelet has shape {w.shape}; expected {expected} for shot {self.shot}")
         self._wavelet = w.astype(self.dtype)
 
     def _check_records(self, name: str, records: np.ndarray) -> np.ndarray:

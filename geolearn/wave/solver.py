@@ -206,8 +206,10 @@ class ShotSolver:
 
         Parameters
         ----------
-        src : ndarray, shape (1, ndim)
-        wavelet : ndarray, shape (nt,)
+        src : ndarray, shape (npoint, ndim)
+            One source point, or the points of a supershot (simultaneous sources).
+        wavelet : ndarray, shape (nt,) or (npoint, nt)
+            The signature of each source point.
         rec : ndarray, shape (n_rec, ndim)
         save : int, optional
             Store the wavefield for a later gradient: 1 exact, ``k > 1`` every k-th ``∂²u``.
@@ -223,7 +225,7 @@ class ShotSolver:
         nt = wavelet.shape[-1]
         k = self.kernel("forward", _store_kind(save), save or 1)
         samples = _samples(nt, save)
-        s = self.sparse(k, "src", src, samples, wavelet[None, :])
+        s = self.sparse(k, "src", src, samples, np.reshape(wavelet, (-1, nt)))
         r = self.sparse(k, "rec", rec, samples)
         u = self.time_field(k, "u")
         snaps = self.store(k, nt, save, reuse) if save else None
@@ -256,7 +258,8 @@ class ShotSolver:
         if background is not None:
             args["snap"] = background.data
         else:
-            args.update(src=self.sparse(k, "src", src, nt, wavelet[None, :]), u=self.time_field(k, "u"))
+            signature = np.reshape(wavelet, (-1, nt))
+            args.update(src=self.sparse(k, "src", src, nt, signature), u=self.time_field(k, "u"))
         self._run(k, nt, **args)
         return np.array(r.data[:nt].T)
 
@@ -269,8 +272,8 @@ class ShotSolver:
         -------
         grad_m : ndarray or None
             Gradient of ``<residual, records>`` w.r.t. padded ``m`` (only with ``snaps``).
-        grad_wavelet : ndarray, shape (nt,)
-            Gradient of ``<residual, records>`` w.r.t. the source wavelet.
+        grad_wavelet : ndarray, shape (nt,) for one source point, (npoint, nt) for several
+            Gradient of ``<residual, records>`` w.r.t. the source wavelet(s).
         """
         nt = residual.shape[-1]
         save = snaps.factor if snaps else None
@@ -284,8 +287,8 @@ class ShotSolver:
             grad.data[:] = 0
             args.update(grad=grad, snap=snaps.data)
         self._run(k, nt, **args)
-        gw = np.array(s.data[:nt, 0]) * (self.dt**2 / self.vol)
-        return (np.array(grad.data) if grad is not None else None), gw
+        gw = np.array(s.data[:nt].T) * (self.dt**2 / self.vol)
+        return (np.array(grad.data) if grad is not None else None), (gw[0] if gw.shape[0] == 1 else gw)
 
     def interpolate(self, coords: np.ndarray, field: np.ndarray) -> np.ndarray:
         """Values of a padded-grid field at off-grid points (multilinear interpolation)."""

@@ -52,8 +52,12 @@ def resample(wavelet: np.ndarray, dt_in: float, dt_out: float, nt_out: int) -> n
 
 
 def max_frequency(wavelet: np.ndarray, dt: float, level: float = 0.05) -> float:
-    """Highest frequency (Hz) where the amplitude spectrum exceeds ``level`` times its peak."""
-    wavelet = np.atleast_2d(np.asarray(wavelet, dtype=np.float64))
+    """Highest frequency (Hz) where the amplitude spectrum exceeds ``level`` times its peak.
+
+    ``wavelet`` is ``(nt,)`` or any stack ``(..., nt)``; the spectrum is the largest over the stack.
+    """
+    wavelet = np.asarray(wavelet, dtype=np.float64)
+    wavelet = wavelet.reshape(-1, wavelet.shape[-1])
     spec = np.abs(np.fft.rfft(wavelet, n=4 * wavelet.shape[-1], axis=-1)).max(axis=0)
     freqs = np.fft.rfftfreq(4 * wavelet.shape[-1], dt)
     above = np.nonzero(spec >= level * spec.max())[0]
