@@ -40,17 +40,22 @@ def demo(ctx: click.Context, output: Path, kind: str) -> None:
     click.echo(run_demo(output, kind=kind, progress=progress(ctx)))
 
 
-@click.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True, help="Replace an existing run in the output directory.")
-@set_option
-@click.pass_context
-def fwi(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...]) -> None:
-    """Run full-waveform inversion as the TOML CONFIG describes (see docs/workflows_config.md)."""
+def _config_arguments(f: Any) -> Any:
+    """CONFIG, ``--overwrite`` and ``--set`` of the commands that run a configuration."""
+    f = set_option(f)
+    f = click.option(
+        "--overwrite", is_flag=True, help="Replace an existing FWI run in the output directory."
+    )(f)
+    return click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
+
+
+def _run(
+    ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...], only: str | None
+) -> None:
     from geolearn.runs import load_config, run_from_config
 
     cfg = load_config(config, overrides=overrides(ctx, settings))
-    if cfg.run.workflow != "fwi":
+    if only is not None and cfg.run.workflow != only:
         raise click.UsageError(
             f"{config} describes run.workflow = {cfg.run.workflow!r}; use 'geolearn run' for it"
         )
@@ -60,24 +65,26 @@ def fwi(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, 
         raise click.UsageError(
             f"{exc}; continue it with 'geolearn resume {cfg.run.output_dir}' or pass --overwrite"
         ) from None
-    click.echo(_summarise_fwi(result))
-
-
-@click.command(name="run")
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True, help="Replace an existing FWI run in the output directory.")
-@set_option
-@click.pass_context
-def run_config(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...]) -> None:
-    """Run whichever workflow (model, rtm, lsrtm, fwi) the TOML CONFIG names in run.workflow."""
-    from geolearn.runs import load_config, run_from_config
-
-    cfg = load_config(config, overrides=overrides(ctx, settings))
-    result = run_from_config(cfg, overwrite=overwrite)
     if cfg.run.workflow == "fwi":
         click.echo(_summarise_fwi(result))
     else:
         click.echo(f"{cfg.run.workflow}: outputs in {cfg.run.output_dir}")
+
+
+@click.command()
+@_config_arguments
+@click.pass_context
+def fwi(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...]) -> None:
+    """Run full-waveform inversion as the TOML CONFIG describes (see docs/workflows_config.md)."""
+    _run(ctx, config, overwrite, settings, "fwi")
+
+
+@click.command(name="run")
+@_config_arguments
+@click.pass_context
+def run_config(ctx: click.Context, config: Path, overwrite: bool, settings: tuple[str, ...]) -> None:
+    """Run whichever workflow (model, rtm, lsrtm, fwi) the TOML CONFIG names in run.workflow."""
+    _run(ctx, config, overwrite, settings, None)
 
 
 @click.command()
