@@ -61,11 +61,13 @@ class RunConfig:
 
     workflow: str = key_field("Workflow to run.", "fwi", choices=WORKFLOWS)
     output_dir: str = key_field(
-        "Run directory (config copy, checkpoints, outputs, figures).", "runs/geolearn", path=True
+        'Run directory (config copy, checkpoints, outputs, figures); its config.toml stores it as ".".',
+        "runs/geolearn",
+        path=True,
     )
     seed: int = key_field("Seed of every random draw of the run.", 0, lo=0)
     dtype: str = key_field("Floating-point precision.", "float32", choices=("float32", "float64"))
-    progress: bool = key_field("Show progress bars.", True)
+    progress: bool = key_field("Show progress bars (geolearn -q turns them off).", True)
 
 
 @dataclass(frozen=True)
