@@ -85,6 +85,12 @@ def test_fwi_killed_after_iteration_k_and_resumed_equals_the_uninterrupted_run(
     h_full = json.loads((tmp_path / "full.npy.json").read_text())
     h_resumed = json.loads((tmp_path / "resumed.npy.json").read_text())
     assert h_resumed == h_full and len(h_full["misfit"]) == 4
+    # Both ended in fwi.finish: the same files, the written model and figure bitwise equal.
+    names = sorted(p.name for p in (tmp_path / "full").iterdir())
+    assert names == ["fwi.png", "fwi_inputs.npz", "model.sgy", "state.npz"]
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == names
+    for name in ("model.sgy", "fwi.png"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "killed" / name).read_bytes(), name
 
 
 def test_dask_local_cluster_gives_the_serial_fwi_gradient():
