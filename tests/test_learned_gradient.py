@@ -1,0 +1,215 @@
+"""Learned gradient LSRTM and the data-misfit safeguard: the untrained scheme is the classical one,
+costs counted as documented, equivariance, Taylor test through every parameter, errors before
+any wave solve."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from geolearn.errors import ConfigError, NonFiniteError, ShapeError
+from geolearn.learned_inversion.generator import random_models, stack_models
+from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
+from geolearn.learned_inversion.lsrtm import cg_lsrtm
+from geolearn.learned_inversion.metrics import CostCounter, CountingOperator
+from geolearn.learned_inversion.safeguard import DataSafeguard
+from geolearn.operators import Convolution2D, ScaledOperator, taylor_test
+from geolearn.wave import BornOperator
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
+
+
+def _blur(dtype=torch.float64):
+    """A 2D deblurring operator on (16, 12) images: fast stand-in for J where no wave is needed."""
+    kernel = torch.randn(5, 5, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    return Convolution2D(kernel, (16, 12))
+
+
+def _randomise_outputs(net: LearnedGradientLSRTM, seed: int, std: float = 0.05) -> None:
+    """Give every layer's last convolution nonzero weights, so corrections and memory are active."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for body in net.nets:
+            last = body[-1]
+            last.weight.copy_(std * torch.randn(last.weight.shape, generator=gen, dtype=last.weight.dtype))
+
+
+def _steepest_descent(A, y, n):
+    x = torch.zeros((y.shape[0], *A.domain_shape), dtype=y.dtype)
+    for _ in range(n):
+        g = A.adjoint(A(x) - y)
+        alpha = g.flatten(1).pow(2).sum(1) / A(g).flatten(1).pow(2).sum(1)
+        x = x - alpha[:, None, None] * g
+    return x
+
+
+@pytest.fixture(scope="module")
+def born():
+    model, geometry, v0 = tiny_problem(torch.float32)
+    counter = CostCounter()
+    J = CountingOperator(BornOperator(model, geometry, v0), counter)
+    x = stack_models(random_models(3, SHAPE, SPACING, seed=7), "detail")
+    with torch.no_grad():
+        y = J(x)
+    return {"J": J, "counter": counter, "x": x, "y": y}
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3, 4])
+def test_untrained_scheme_is_cg_or_steepest_descent(n_layers):
+    A = _blur()
+    y = A(torch.randn(3, 16, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    with torch.no_grad():
+        cg = LearnedGradientLSRTM(n_layers, features=4, depth=2, dtype=torch.float64)(y, A)
+        sd = LearnedGradientLSRTM(
+            n_layers, features=4, depth=2, classical="steepest_descent", dtype=torch.float64
+        )(y, A)
+    expected_cg, expected_sd = cg_lsrtm(A, y, n_layers), _steepest_descent(A, y, n_layers)
+    # Measured: relative differences 0 to 5e-16 (rounding of the same arithmetic in another order).
+    assert float((cg - expected_cg).norm() / expected_cg.norm()) < 1e-12
+    assert float((sd - expected_sd).norm() / expected_sd.norm()) < 1e-12
+    if n_layers > 1:  # the two classical steps differ after the first layer
+        assert float((cg - sd).norm() / sd.norm()) > 1e-3
+
+
+def test_untrained_scheme_is_cg_lsrtm_with_the_born_operator(born):
+    J, y = born["J"], born["y"]
+    with torch.no_grad():
+        learned = LearnedGradientLSRTM(3, features=4, depth=2)(y, J)
+    cg = cg_lsrtm(J, y, 3)
+    # float32 Born: measured relative difference 2e-7.
+    assert float((learned - cg).norm() / cg.norm()) < 1e-5
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_cost_per_layer_is_counted_as_documented(born, n_layers):
+    J, counter, y = born["J"], born["counter"], born["y"]
+    net = LearnedGradientLSRTM(n_layers, features=4, depth=2)
+    _randomise_outputs(net, 3)
+    B = y.shape[0]
+    with torch.no_grad():
+        counter.reset()
+        net(y, J)
+        # K Jᵀ (the first on -y) and 2K - 1 J: one per layer for the step, one per layer but the last
+        # for the next residual.
+        assert (counter.born_adjoint, counter.born) == (n_layers * B, (2 * n_layers - 1) * B)
+        assert counter.applications == (3 * n_layers - 1) * B
+        counter.reset()
+        run = net.run(y, J, safeguard=DataSafeguard(0.01))
+        assert counter.applications == 3 * n_layers * B  # the last layer's check costs one J
+        assert run.accepted.shape == (B, n_layers)
+        counter.reset()
+        net.run(y, J, last_residual=True)
+        assert counter.applications == 3 * n_layers * B
+
+
+def test_equivariant_to_data_amplitude_and_operator_scale():
+    A = _blur()
+    net = LearnedGradientLSRTM(3, features=6, depth=3, memory=2, activation="silu", dtype=torch.float64)
+    _randomise_outputs(net, 5, std=0.2)
+    y = A(torch.randn(2, 16, 12, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    with torch.no_grad():
+        x = net(y, A)
+        zero = LearnedGradientLSRTM(3, features=6, depth=3, activation="silu", dtype=torch.float64)(y, A)
+        assert float((x - zero).norm() / zero.norm()) > 1e-2  # the corrections are active
+        torch.testing.assert_close(net(1e3 * y, A), 1e3 * x, rtol=1e-9, atol=0)
+        torch.testing.assert_close(net(y, ScaledOperator(A, 40.0)), x / 40.0, rtol=1e-9, atol=0)
+        torch.testing.assert_close(net(y[1], A), x[1], rtol=1e-12, atol=0)  # unbatched data
+
+
+@pytest.mark.parametrize("classical", ["cg", "steepest_descent"])
+def test_taylor_training_loss_through_all_parameters_and_the_born_operator(classical):
+    model, geometry, v0 = tiny_problem(torch.float64)
+    J = BornOperator(model, geometry, v0)
+    x = stack_models(random_models(1, SHAPE, SPACING, seed=5), "detail", torch.float64)
+    y = J(x)
+    net = LearnedGradientLSRTM(2, features=4, depth=2, memory=1, classical=classical, activation="silu",
+                               dtype=torch.float64)  # fmt: skip
+    _randomise_outputs(net, 4, std=0.1)  # nonzero outputs, so every parameter matters
+    # The hinge of the consistency term has a kink; the smooth part is image error + data misfit.
+    training_loss = learned_gradient_loss(data_weight=0.5, consistency_weight=0.0)
+    theta0 = parameters_to_vector(net.parameters()).detach().clone()
+    net.zero_grad()
+    training_loss(net, y, J, x).backward()  # back-propagates through every J and Jᵀ of the layers
+    grad = parameters_to_vector([p.grad for p in net.parameters()])
+
+    def loss(theta):
+        with torch.no_grad():
+            vector_to_parameters(theta, net.parameters())
+            return training_loss(net, y, J, x)
+
+    gen = torch.Generator().manual_seed(2)
+    dtheta = torch.randn(theta0.shape, generator=gen, dtype=torch.float64) * (theta0.abs() + 0.05) * 0.05
+    result = taylor_test(loss, theta0, dtheta, grad=grad, h0=1.0, n_halvings=8, n_fit=5)
+    assert result.passed, result.table()
+    assert abs(result.slope1 - 2.0) < 0.1
+
+
+def test_safeguard_accepts_up_to_the_noise_level():
+    data_norm = torch.tensor([1.0, 1.0, 1.0, 10.0])
+    learned = torch.tensor([0.5, 0.08, 0.3, 0.5])
+    classical = torch.tensor([0.4, 0.05, 0.35, 0.4])
+    # relative 10 %: floors 0.1, 0.1, 0.1, 1.0
+    assert DataSafeguard(0.1).accept(learned, classical, data_norm).tolist() == [False, True, True, True]
+    # absolute 0.1: the last sample's floor is 0.1, below both misfits
+    assert DataSafeguard(0.1, relative=False).accept(learned, classical, data_norm).tolist() == [
+        False, True, True, False,
+    ]  # fmt: skip
+    assert DataSafeguard().accept(learned, classical, data_norm).tolist() == [False, False, True, False]
+    for bad in (-0.1, float("nan"), float("inf"), "1%"):
+        with pytest.raises(ConfigError, match="noise_level must be a finite number >= 0"):
+            DataSafeguard(bad)
+    with pytest.raises(ConfigError, match="equal-length vectors"):
+        DataSafeguard().accept(learned, classical[:2], data_norm)
+
+
+def test_safeguard_rejects_a_harmful_network_and_falls_back_to_cg():
+    A = _blur()
+    y = A(torch.randn(2, 16, 12, generator=torch.Generator().manual_seed(3), dtype=torch.float64))
+    net = LearnedGradientLSRTM(3, features=4, depth=2, dtype=torch.float64)
+    with torch.no_grad():
+        for body in net.nets:  # a constant output of 5 image scales: structure the data do not support
+            body[-1].bias.fill_(5.0)
+        run = net.run(y, A, safeguard=DataSafeguard(0.0))
+        assert not bool(run.accepted.any())
+        torch.testing.assert_close(run.image, cg_lsrtm(A, y, 3), rtol=1e-10, atol=0)
+        unguarded = net.run(y, A, last_residual=True)
+        assert bool((unguarded.misfit[:, 1:] > run.misfit[:, 1:]).all())
+        # Misfits below the noise level count as equal: with a floor above every learned misfit,
+        # nothing is rejected and the result is the unguarded one.
+        floor = 1.01 * float(unguarded.misfit.max())
+        silent = net.run(y, A, safeguard=DataSafeguard(floor))
+        assert bool(silent.accepted.all())
+        torch.testing.assert_close(silent.image, unguarded.image, rtol=0, atol=0)
+
+
+def test_bad_input_is_refused_before_any_wave_solve(born):
+    J, counter, y = born["J"], born["counter"], born["y"]
+    net = LearnedGradientLSRTM(2, features=4, depth=2)
+    counter.reset()
+    with pytest.raises(ShapeError, match=r"must be \(batch, 2, 20, "):
+        net(y[..., :-1], J)
+    with pytest.raises(TypeError, match=r"build the network with dtype=torch\.float32"):
+        net(y.double(), J)
+    with pytest.raises(ConfigError, match=r"sample\(s\) \[1\] of y are all zero"):
+        net(torch.stack([y[0], torch.zeros_like(y[0])]), J)
+    bad = y.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="1 non-finite"):
+        net(bad, J)
+    with pytest.raises(ConfigError, match=r"n_layers must be an integer in 1..2, got 3"):
+        net(y, J, n_layers=3)
+    with pytest.raises(TypeError, match="safeguard must be a DataSafeguard or None, got float"):
+        net(y, J, safeguard=0.01)
+    with pytest.raises(TypeError, match="J must be a geolearn LinearOperator"):
+        net(y, torch.eye(3))
+    assert counter.applications == 0
+    with pytest.raises(ConfigError, match="classical must be one of"):
+        LearnedGradientLSRTM(2, classical="lbfgs")
+    with pytest.raises(ConfigError, match="memory must be an integer"):
+        LearnedGradientLSRTM(2, memory=-1)
+    with pytest.raises(ConfigError, match="n_layers must be a positive integer"):
+        LearnedGradientLSRTM(0)
+    with pytest.raises(ConfigError, match="consistency_weight must be >= 0"):
+        learned_gradient_loss(0.3, -1.0)
