@@ -1,16 +1,31 @@
-"""Survey modelling and RTM: SEG-Y round trip with geometry, image quality, errors."""
+"""Survey modelling and RTM: SEG-Y round trip with geometry, time axes, image quality and conditioning, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
 
-from geolearn.errors import GeometryError, ModelError, StabilityError
-from geolearn.imaging import choose_dt, model_survey, problem_from_survey, rtm
-from geolearn.imaging.rtm import laplacian_filter
-from geolearn.io import read_survey, read_volume
-from geolearn.wave import Model
+from geolearn.errors import ConfigError, GeometryError, ModelError, ShapeError, StabilityError
+from geolearn.imaging import (
+    choose_dt,
+    compensate_illumination,
+    display_gain,
+    early_arrival_window,
+    executor,
+    laplacian_filter,
+    model_records,
+    model_survey,
+    problem_from_survey,
+    rtm,
+    seabed_depth,
+    survey_problem,
+    water_mute,
+)
+from geolearn.io import read_survey, read_volume, write_survey, write_wavelet
+from geolearn.processing import bandpass
+from geolearn.wave import Model, ricker
 
 __all__ = ["single_thread_kernels"]
 
@@ -125,3 +140,99 @@ def test_velocity_on_another_grid_is_refused(survey):
         rtm(survey, np.full((50, 40), 1500.0))
     with pytest.raises(ModelError, match="finite and positive"):
         rtm(survey, np.zeros(survey.velocity.shape))
+
+
+def test_laplacian_filter_leaves_a_constant_image_zero_up_to_the_edges():
+    assert np.array_equal(laplacian_filter(np.full((6, 5), 3.0), (10.0, 5.0)), np.zeros((6, 5)))
+
+
+def test_water_mute_zeroes_the_water_column_above_an_uneven_sea_bed():
+    first_rock = [10, 12, 14, 12, 10]
+    vp = np.full((5, 30), 2500.0)
+    for i, k in enumerate(first_rock):
+        vp[i, :k] = 1500.0 + 5.0 * np.sin(np.arange(k))  # sea water within the 2 % tolerance
+    np.testing.assert_allclose(seabed_depth(vp, (10.0, 10.0)), 10.0 * np.array(first_rock))
+    muted = water_mute(np.ones(vp.shape), vp, (10.0, 10.0))
+    for i, k in enumerate(first_rock):  # zero down to two cells above the sea bed, kept from one cell above
+        assert np.all(muted[i, : k - 1] == 0) and np.all(muted[i, k - 1 :] == 1)
+    tapered = water_mute(np.ones(vp.shape), vp, (10.0, 10.0), taper=30.0)
+    assert 0 < tapered[0, 7] < tapered[0, 8] < 1 and tapered[0, 6] == 0 and tapered[0, 9] == 1
+    land = np.full((5, 30), 2000.0)  # no sea water on top: nothing is muted
+    assert np.array_equal(water_mute(np.ones(land.shape), land, (10.0, 10.0)), np.ones(land.shape))
+
+
+def test_illumination_compensation_and_display_gain():
+    image, illum = np.ones((4, 50)), np.linspace(1.0, 2.0, 200).reshape(4, 50)
+    np.testing.assert_allclose(compensate_illumination(image, illum, 0.5), 1 / (illum + 1.0))
+    with pytest.raises(ShapeError, match="illumination has shape"):
+        compensate_illumination(image, illum[:, :10])
+    depth = 5.0 * np.arange(50)
+    rising = np.sin(np.arange(50.0))[None, :] * np.exp(depth / 60.0)[None, :] * np.ones((4, 1))
+    flat = display_gain(rising, (10.0, 5.0), kind="agc", window=40.0)
+    rms = np.sqrt(np.mean(flat[:, 10:40] ** 2, axis=-1))
+    np.testing.assert_allclose(rms, 1.0, rtol=0.1)  # a 4000-fold rise in amplitude evened out
+    np.testing.assert_allclose(display_gain(image, (10.0, 5.0), kind="depth", power=2), image * depth**2)
+    with pytest.raises(ConfigError, match="display gain 'loud'"):
+        display_gain(image, (10.0, 5.0), kind="loud")
+
+
+def test_delayed_records_and_an_acausal_wavelet_file_land_on_the_modelling_time_axis(survey, tmp_path):
+    p = survey.problem
+    k = round(0.1 / p.dt)
+    gathers = [survey.records[i, :, k:] for i in range(p.n_shots)]
+    delayed = write_survey(tmp_path / "delayed.sgy", gathers, p.src_positions, list(p.rec_positions), p.dt,
+                           t0=k * p.dt)  # fmt: skip
+    assert read_survey(delayed).t0 == pytest.approx(k * p.dt, abs=1e-5)  # the delay field holds 1/100 ms
+    problem, observed = problem_from_survey(delayed, survey.velocity, SPACING, f0=12.0, **PROPAGATION)
+    assert problem.nt == p.nt
+    assert np.all(observed[:, :, :k] == 0)  # nothing before the first recorded sample
+    np.testing.assert_allclose(
+        observed[:, :, k + 1 :], survey.records[:, :, k + 1 :], atol=1e-3 * np.abs(survey.records).max()
+    )
+    # A zero-phase wavelet file from -0.1 s: the modelling axis starts 0.1 s before the shot, and the data
+    # move with it.
+    t = np.arange(-200, 201) * 0.0005
+    ricker_at_zero = (1 - 2 * (np.pi * 12.0 * t) ** 2) * np.exp(-((np.pi * 12.0 * t) ** 2))
+    wavelet_file = write_wavelet(tmp_path / "zero_phase.txt", ricker_at_zero, 0.0005, t0=-0.1)
+    problem, observed = problem_from_survey(
+        survey.path, survey.velocity, SPACING, wavelet=wavelet_file, **PROPAGATION
+    )
+    shift = int(np.ceil(0.1 / problem.dt))  # whole modelling steps before the shot
+    assert problem.nt == p.nt + shift
+    expected = ricker(12.0, problem.nt, problem.dt, shift * problem.dt, dtype=torch.float64).numpy()
+    np.testing.assert_allclose(problem.wavelets[0], expected, atol=2e-3)
+    np.testing.assert_allclose(
+        observed[:, :, shift:], survey.records, atol=1e-6 * np.abs(survey.records).max()
+    )
+
+
+def test_survey_read_options_and_preprocessing_reach_the_problem(survey):
+    with pytest.raises(GeometryError, match="coordinate_units='m'"):
+        problem_from_survey(survey.path, survey.velocity, SPACING, coordinate_units="deg", **PROPAGATION)
+    with pytest.raises(TypeError, match="coordinat_units"):
+        problem_from_survey(survey.path, survey.velocity, SPACING, coordinat_units="m", **PROPAGATION)
+    with pytest.raises(ConfigError, match=r"preprocess\[0\] \(bandpass\)"):
+        problem_from_survey(survey.path, survey.velocity, SPACING, preprocess=[{"step": "bandpass", "high": 900.0}],
+                            **PROPAGATION)  # fmt: skip
+    steps = [{"step": "bandpass", "low": 4.0, "high": 20.0}]
+    _, filtered = problem_from_survey(
+        survey.path, survey.velocity, SPACING, f0=12.0, preprocess=steps, **PROPAGATION
+    )
+    np.testing.assert_allclose(filtered[2], bandpass(survey.records[2], survey.problem.dt, low=4.0, high=20.0),
+                               atol=1e-5 * np.abs(survey.records).max())  # fmt: skip
+
+
+def test_early_arrival_window_opens_at_the_direct_wave():
+    vp = np.full((60, 30), 1500.0)
+    problem = survey_problem(vp, SPACING, sources=np.array([[50.0, 20.0]]),
+                             receivers=np.column_stack([np.arange(100.0, 550.0, 50.0), np.full(9, 20.0)]),
+                             record_length=0.6, f0=12.0, **PROPAGATION)  # fmt: skip
+    with executor() as ex:
+        synthetic = model_records(problem, vp, ex)
+    window = early_arrival_window(synthetic, problem.wavelets[0], problem.dt, 0.2, taper=0.04)
+    arrival = (problem.rec_positions[0][:, 0] - 50.0) / 1500.0
+    t = problem.time_axis
+    for r, ta in enumerate(arrival):
+        assert np.all(window[0, r, t < ta - 0.06] == 0)  # closed before the direct wave (one cell of slack)
+        assert np.all(window[0, r, (t > ta + 0.01) & (t < ta + 0.19)] == 1)
+        assert np.all(window[0, r, t > ta + 0.26] == 0)

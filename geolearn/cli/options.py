@@ -13,8 +13,11 @@ __all__ = [
     "overrides",
     "parallel_options",
     "progress",
+    "read_options",
+    "read_preprocess",
     "read_velocity",
     "set_option",
+    "survey_read_options",
     "velocity_options",
 ]
 
@@ -86,3 +89,63 @@ def overrides(ctx: click.Context, settings: tuple[str, ...]) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             out[key.strip()] = text  # a bare word: take it as a string
     return out
+
+
+def survey_read_options(f: Any) -> Any:
+    """Overrides of how a SEG-Y survey's headers are read, shared by ``inspect`` and the migrations.
+
+    Each replaces a reading :func:`geolearn.io.read_survey` would otherwise settle on evidence.
+    """
+    from geolearn.io import COORDINATE_UNITS
+
+    options = [
+        click.option("--coordinate-units", type=click.Choice(sorted(COORDINATE_UNITS)), default=None,
+                     help="Units of the x/y coordinates (default: byte 89 unless the values say otherwise)."),
+        click.option("--header", "header", multiple=True, metavar="NAME=BYTE",
+                     help="Read a header value from another byte, e.g. source_x=73 or group_x=75:4; repeatable."),
+        click.option("--coordinate-scalar", type=int, default=None,
+                     help="Coordinate scalar for every trace instead of byte 71 (negative divides)."),
+        click.option("--elevation-scalar", type=int, default=None,
+                     help="Elevation scalar for every trace instead of byte 69 (negative divides)."),
+        click.option("--z-positive", type=click.Choice(["up", "down"]), default=None,
+                     help="Elevation fields hold elevations (up) or depths (down); default: from the headers' evidence."),
+        click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Sample interval in seconds, overriding the headers."),
+        click.option("--polarity", type=click.Choice(["auto", "as_recorded"]), default="auto", show_default=True,
+                     help="auto: flip traces found reversed against their neighbours."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def read_options(
+    coordinate_units: str | None, header: tuple[str, ...], coordinate_scalar: int | None,
+    elevation_scalar: int | None, z_positive: str | None, dt: float | None, polarity: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Keyword arguments of :func:`geolearn.io.read_survey` from :func:`survey_read_options`' values."""
+    from geolearn.io import HeaderMapping
+
+    return {
+        "coordinate_units": coordinate_units, "header": HeaderMapping.from_assignments(list(header)),
+        "coordinate_scalar": coordinate_scalar, "elevation_scalar": elevation_scalar, "z_positive": z_positive,
+        "dt": dt, "polarity": polarity,
+    }  # fmt: skip
+
+
+def read_preprocess(path: Path | None) -> Any:
+    """The :class:`geolearn.processing.Pipeline` of the ``[[preprocess]]`` list in the TOML file ``path``.
+
+    None without a file; a file without a ``preprocess`` list is refused.
+    """
+    from geolearn.processing import parse_steps
+    from geolearn.runs.config import read_toml
+
+    if path is None:
+        return None
+    steps = read_toml(path).get("preprocess")
+    if not isinstance(steps, list):
+        raise click.UsageError(
+            f"{path} has no [[preprocess]] list of steps (e.g. [[preprocess]] step = 'bandpass')"
+        )
+    return parse_steps(steps)

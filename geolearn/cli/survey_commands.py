@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from geolearn.cli.options import client_for, parallel_options, progress, read_velocity, velocity_options
+from geolearn.cli.options import (
+    client_for,
+    parallel_options,
+    progress,
+    read_options,
+    read_preprocess,
+    read_velocity,
+    survey_read_options,
+    velocity_options,
+)
 
 __all__ = ["inspect", "migrate", "model"]
 
@@ -30,20 +39,23 @@ def _check_figure_beside(output: Path) -> Path:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", default="field_record", show_default=True,
               help="Trace-header field that groups traces into shots (a name, a byte position, or source_xy).")  # fmt: skip
-@click.option("--z-positive", type=click.Choice(["up", "down"]), default="up", show_default=True,
-              help="Sign convention of the file's elevation fields.")  # fmt: skip
+@survey_read_options
 @click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write acquisition.png and a shot-gather PNG into this directory.")  # fmt: skip
 @click.option("--shot", type=int, default=0, show_default=True, help="Shot (0-based) for the gather figure.")
 @click.pass_context
 def inspect(
-    ctx: click.Context, file: Path, key: str, z_positive: str, figures: Path | None, shot: int
+    ctx: click.Context, file: Path, key: str, figures: Path | None, shot: int, **reading: Any
 ) -> None:
-    """Summarise the SEG-Y FILE: traces, shots, format, time axis, extents, anomalies."""
+    """Summarise the SEG-Y FILE: traces, shots, format, time axis, extents, and every finding.
+
+    A finding is a header claim the evidence contradicts, with the reading chosen and the
+    option that forces another (the same findings as every command that reads the survey).
+    """
     from geolearn.io import inspect as inspect_segy
 
     key_arg: str | int = int(key) if key.isdigit() else key
-    report = inspect_segy(file, key=key_arg, z_positive=z_positive, progress=progress(ctx))
+    report = inspect_segy(file, key=key_arg, progress=progress(ctx), **read_options(**reading))
     click.echo(str(report))
     if figures is not None:
         for name, path in _inspection_figures(report.survey, figures, shot).items():
@@ -118,6 +130,44 @@ def _learned_image(
     click.echo(f"wrote {output}: learned image {image.shape[0]} x {image.shape[1]}")
 
 
+def _wavelet_choice(ctx: click.Context, param: click.Parameter, value: str) -> str | Path:
+    if value in ("estimate", "ricker"):
+        return value
+    if not Path(value).is_file():
+        raise click.BadParameter(f"{value!r} is neither 'estimate', 'ricker' nor an existing wavelet file")
+    return Path(value)
+
+
+def _image_options(f: Any) -> Any:
+    """The source wavelet, preprocessing and image conditioning of ``geolearn migrate``."""
+    from geolearn.imaging import DISPLAY_GAINS
+
+    options = [
+        click.option("--wavelet", default="estimate", show_default=True, callback=_wavelet_choice,
+                     metavar="estimate|ricker|FILE",
+                     help="Source: estimated from the data (a Ricker of --f0 as probe), the Ricker itself, or a "
+                          "measured wavelet file (time/amplitude text or one-trace SEG-Y, geolearn.io.read_wavelet) "
+                          "whose amplitude is fitted to the data."),
+        click.option("--wavelet-window", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+                     help="Seconds after the modelled first arrivals that the wavelet estimate fits."),
+        click.option("--f0", type=float, default=10.0, show_default=True,
+                     help="Ricker peak frequency of the source (or of the estimation probe), Hz."),
+        click.option("--preprocess", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="TOML file with a [[preprocess]] list of processing steps applied to every shot."),
+        click.option("--illumination/--no-illumination", default=True, show_default=True,
+                     help="Divide the RTM image by the source illumination."),
+        click.option("--laplacian/--no-laplacian", default=True, show_default=True,
+                     help="Laplacian filter against RTM's low-wavenumber backscatter."),
+        click.option("--water-mute/--no-water-mute", default=True, show_default=True,
+                     help="Zero the image above the sea bed found in the velocity model."),
+        click.option("--display-gain", type=click.Choice(DISPLAY_GAINS), default="agc", show_default=True,
+                     help="Amplitude gain with depth of the PNG figure only (the SEG-Y image is not gained)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @click.command()
 @click.argument("survey", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--velocity", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
@@ -129,35 +179,47 @@ def _learned_image(
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Trained learned-LSRTM weights (for --method learned).")  # fmt: skip
 @velocity_options
-@click.option("--z-positive", type=click.Choice(["up", "down"]), default="up", show_default=True,
-              help="Sign convention of the survey's elevation fields (down: they hold depths, as JUDI writes).")  # fmt: skip
-@click.option(
-    "--f0", type=float, default=10.0, show_default=True, help="Ricker peak frequency of the source, Hz."
-)
+@survey_read_options
+@_image_options
 @click.option("--space-order", type=int, default=8, show_default=True)
 @click.option("--nbl", type=int, default=40, show_default=True)
 @parallel_options
 @click.pass_context
 def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, method: str, iterations: int,
-            weights: Path | None, shape: Any, spacing: Any, unit: str, z_positive: str, f0: float,
-            space_order: int, nbl: int, workers: int, scheduler: str | None) -> None:  # fmt: skip
-    """Migrate the SEG-Y SURVEY with a velocity model: RTM, LSRTM or a trained learned scheme."""
+            weights: Path | None, shape: Any, spacing: Any, unit: str, wavelet: str | Path, wavelet_window: float,
+            f0: float, preprocess: Path | None, illumination: bool, laplacian: bool, water_mute: bool,
+            display_gain: str, space_order: int, nbl: int, workers: int, scheduler: str | None,
+            **reading: Any) -> None:  # fmt: skip
+    """Migrate the SEG-Y SURVEY with a velocity model: RTM, LSRTM or a trained learned scheme.
+
+    The headers are read on evidence (see geolearn inspect); by default the source wavelet is
+    estimated from the early arrivals, and the RTM image is illumination-compensated,
+    Laplacian-filtered and muted above the sea bed.
+    """
     from geolearn.imaging import lsrtm, rtm
     from geolearn.viz import save_figure
 
     figure = _check_figure_beside(output)
     vel = read_velocity(velocity, shape, spacing, unit)
-    options = {"z_positive": z_positive, "f0": f0, "space_order": space_order, "nbl": nbl}
+    read = read_options(**reading)
+    options = {"f0": f0, "space_order": space_order, "nbl": nbl, "preprocess": read_preprocess(preprocess),
+               "record_dt": read.pop("dt"), **read}  # fmt: skip
+    if isinstance(wavelet, Path):
+        options["wavelet"] = wavelet
     if method == "learned":
         _learned_image(survey, vel, weights, output, figure, options)
         click.echo(f"figure: {figure}")
         return
     parallel = {"client": client_for(workers, scheduler), "n_workers": workers, "progress": progress(ctx)}
+    fit = "spectrum" if wavelet == "estimate" else "amplitude" if isinstance(wavelet, Path) else "none"
+    source = {"wavelet_fit": fit, "wavelet_window": wavelet_window}
     if method == "rtm":
-        result = rtm(survey, vel, output=output, **parallel, **options)
+        result = rtm(survey, vel, output=output, illumination=illumination, laplacian=laplacian,
+                     mute_water=water_mute, **source, **parallel, **options)  # fmt: skip
     else:
-        result = lsrtm(survey, vel, method="cg", iterations=iterations, output=output, **parallel, **options)
-    save_figure(result.plot(), figure)
+        result = lsrtm(survey, vel, method="cg", iterations=iterations, output=output, mute_water=water_mute,
+                       **source, **parallel, **options)  # fmt: skip
+    save_figure(result.plot(gain=display_gain), figure)
     click.echo(f"wrote {output}: {method} image {result.image.shape[0]} x {result.image.shape[1]}")
     if result.history.get("misfit"):
         misfit = result.history["misfit"]

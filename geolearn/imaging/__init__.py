@@ -10,26 +10,40 @@
   builds the problem, :func:`model_problem` models it).
 - :func:`preflight` — the checks every workflow runs before its first wave-equation solve
   (outputs writable, free disk, coverage, stable ``dt``, grid fine enough for the wavelet).
-- :func:`rtm` — reverse-time migration; :func:`laplacian_filter`.
+- :func:`rtm` — reverse-time migration, conditioned by :func:`compensate_illumination`,
+  :func:`laplacian_filter` and :func:`water_mute` (sea bed from the velocity, :func:`seabed_depth`);
+  :func:`display_gain` for figures only.
 - :func:`lsrtm` — least-squares RTM by CG or FISTA; :class:`BornShots`.
-- :func:`estimate_wavelet` — source wavelet from the data by frequency-domain least squares.
+- :func:`estimate_wavelet` — source wavelet from the data by frequency-domain least squares on
+  the modelled early arrivals (:func:`early_arrival_window`); the FWI loop uses it too, and
+  :func:`fit_wavelet` (amplitude or spectrum) before RTM/LSRTM.
 - :class:`SurveyResult`, :class:`ImageResult` — what the workflows return (with ``plot()``).
 - :func:`executor` — the shot-parallel executor the workflows share.
 """
 
 from geolearn.imaging.acquisition import surface_acquisition
+from geolearn.imaging.conditioning import (
+    DISPLAY_GAINS,
+    compensate_illumination,
+    display_gain,
+    laplacian_filter,
+    seabed_depth,
+    water_mute,
+)
 from geolearn.imaging.discretisation import as_velocity, choose_dt
 from geolearn.imaging.lsrtm import BornShots, lsrtm
 from geolearn.imaging.modeling import model_problem, model_records, model_survey, survey_problem
 from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import FwiResult, ImageResult, SurveyResult
-from geolearn.imaging.rtm import laplacian_filter, migrate, rtm, write_image_file
+from geolearn.imaging.rtm import migrate, rtm, write_image_file
 from geolearn.imaging.shots import executor
 from geolearn.imaging.survey_input import problem_from_survey, resolve_survey
-from geolearn.imaging.wavelet import estimate_wavelet
+from geolearn.imaging.wavelet import WAVELET_FITS, early_arrival_window, estimate_wavelet, fit_wavelet
 
 __all__ = [
+    "DISPLAY_GAINS",
+    "WAVELET_FITS",
     "BornShots",
     "FwiResult",
     "ImageResult",
@@ -37,8 +51,12 @@ __all__ = [
     "SurveyResult",
     "as_velocity",
     "choose_dt",
+    "compensate_illumination",
+    "display_gain",
+    "early_arrival_window",
     "estimate_wavelet",
     "executor",
+    "fit_wavelet",
     "laplacian_filter",
     "lsrtm",
     "migrate",
@@ -49,7 +67,9 @@ __all__ = [
     "problem_from_survey",
     "resolve_survey",
     "rtm",
+    "seabed_depth",
     "surface_acquisition",
     "survey_problem",
+    "water_mute",
     "write_image_file",
 ]

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from geolearn.errors import ConfigError
+from geolearn.imaging.conditioning import water_mute
 from geolearn.imaging.modeling import model_records
 from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
@@ -33,6 +34,7 @@ from geolearn.imaging.results import ImageResult
 from geolearn.imaging.rtm import image_output, migrate, write_image_file
 from geolearn.imaging.shots import SOLVES, born_shot, executor, migrate_shot
 from geolearn.imaging.survey_input import resolve_survey
+from geolearn.imaging.wavelet import fit_wavelet
 from geolearn.operators import Diagonal, LinearOperator, operator_norm
 from geolearn.operators.transforms import DCT2
 from geolearn.parallel import ShotExecutor
@@ -110,6 +112,9 @@ def lsrtm(
     precondition: bool = True,
     illumination_eps: float = 1e-3,
     subtract_background: bool = True,
+    wavelet_fit: str = "none",
+    wavelet_window: float | None = 0.5,
+    mute_water: bool = False,
     power_iterations: int = 10,
     seed: int = 0,
     output: str | os.PathLike | None = None,
@@ -135,6 +140,10 @@ def lsrtm(
         Use the illumination preconditioner ``D`` (costs one extra migration).
     subtract_background : bool
         Invert ``d − F(v0)`` (the scattered data) rather than ``d``.
+    wavelet_fit, wavelet_window
+        Fit the wavelet to the data first, as in :func:`geolearn.imaging.rtm`.
+    mute_water : bool
+        Zero the final image above the sea bed (:func:`geolearn.imaging.water_mute`).
     power_iterations : int
         Power iterations (4 solves per shot each) estimating ``‖A‖₂²`` for FISTA's step
         ``1 / (1.1 ‖A‖₂²)``.
@@ -168,9 +177,10 @@ def lsrtm(
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     t_start = time.perf_counter()
     with executor(client, n_workers=n_workers, progress=progress) as ex:
+        problem, setup = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
+                                     progress=progress)  # fmt: skip
         born = BornShots(problem, vp, ex, progress=progress)
         data = observed
-        setup = 0
         if subtract_background:
             data = observed - model_records(problem, vp, ex, progress=progress)
             setup += SOLVES["forward"] * problem.n_shots
@@ -194,6 +204,8 @@ def lsrtm(
             res = fista(op, y, lam, lipschitz=lip, max_iter=iterations, tol=0.0, progress=progress, seed=seed)
         setup_solves = setup + born.n_solves - 4 * problem.n_shots * res.n_iter
         image = _synthesis(res.x, scale, transform, problem)
+    if mute_water:
+        image = water_mute(image, vp, problem.spacing, problem.origin)
     misfit0 = 0.5 * float(np.sum(data**2))
     per_iter = 4 * problem.n_shots
     history = {

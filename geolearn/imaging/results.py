@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from geolearn.imaging.conditioning import display_gain
 from geolearn.imaging.problem import ShotProblem
 from geolearn.viz.convergence import plot_convergence
 from geolearn.viz.gather import plot_gather
@@ -86,13 +87,19 @@ class ImageResult:
     method: str = "rtm"
     path: Path | None = None
 
-    def plot(self) -> plt.Figure:
-        """The image, and the data misfit per iteration for LSRTM."""
+    def plot(self, gain: str = "none") -> plt.Figure:
+        """The image, and the data misfit per iteration for LSRTM.
+
+        ``gain`` evens out amplitudes with depth for the figure only (``'agc'``, ``'depth'`` or
+        ``'none'``, see :func:`~geolearn.imaging.display_gain`); ``image`` is left as it is.
+        """
         p = self.problem
         has_curve = len(self.history.get("misfit", [])) > 0
         fig, axes = plt.subplots(1, 2 if has_curve else 1, figsize=(11 if has_curve else 7, 4),
                                  constrained_layout=True, squeeze=False)  # fmt: skip
-        plot_image(self.image, p.spacing, p.origin, ax=axes[0, 0], title=f"{self.method} image")
+        shown = display_gain(self.image, p.spacing, p.origin, kind=gain)
+        title = f"{self.method} image" + ("" if gain == "none" else f" ({gain} display gain)")
+        plot_image(shown, p.spacing, p.origin, ax=axes[0, 0], title=title)
         if has_curve:
             plot_convergence({self.method: self.history["misfit"]}, ylabel="data misfit ½‖Jδv − d‖²",
                              ax=axes[0, 1])  # fmt: skip

@@ -1,4 +1,7 @@
-"""Reverse-time migration with source-illumination compensation and a Laplacian filter."""
+"""Reverse-time migration, conditioned for reading: illumination, Laplacian, water-column mute.
+
+The conditioning functions live in :mod:`geolearn.imaging.conditioning`; the source wavelet can be
+estimated from the data first (:func:`geolearn.imaging.estimate_wavelet`)."""
 
 from __future__ import annotations
 
@@ -12,32 +15,18 @@ import numpy as np
 import torch
 
 from geolearn.errors import ConfigError
+from geolearn.imaging.conditioning import compensate_illumination, laplacian_filter, water_mute
 from geolearn.imaging.preflight import preflight, segy_bytes
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import ImageResult
 from geolearn.imaging.shots import SOLVES, executor, migrate_shot
 from geolearn.imaging.survey_input import resolve_survey
+from geolearn.imaging.wavelet import fit_wavelet
 from geolearn.parallel import ShotExecutor
 
-__all__ = ["laplacian_filter", "migrate", "rtm", "write_image_file"]
+__all__ = ["migrate", "rtm", "write_image_file"]
 
 logger = logging.getLogger("geolearn.imaging.rtm")
-
-
-def laplacian_filter(image: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
-    """``−Δ image`` (second-order differences, zero outside), which suppresses RTM's low-wavenumber backscatter.
-
-    The minus sign keeps the polarity of reflectors (``−Δ`` multiplies a plane-wave
-    component by ``|k|² ≥ 0``). Shape and units: ``(nx, nz)`` in, same shape out, per m².
-    """
-    img = np.asarray(image, dtype=np.float64)
-    out = np.zeros_like(img)
-    for axis, h in enumerate(spacing):
-        padded = np.pad(img, [(1, 1) if a == axis else (0, 0) for a in range(img.ndim)])
-        lo = np.take(padded, range(0, img.shape[axis]), axis=axis)
-        hi = np.take(padded, range(2, img.shape[axis] + 2), axis=axis)
-        out -= (lo - 2 * img + hi) / h**2
-    return out
 
 
 def migrate(
@@ -72,8 +61,11 @@ def rtm(
     origin: Sequence[float] | None = None,
     illumination: bool = True,
     laplacian: bool = True,
+    mute_water: bool = True,
     subtract_background: bool = True,
     illumination_eps: float = 1e-3,
+    wavelet_fit: str = "none",
+    wavelet_window: float | None = 0.5,
     output: str | os.PathLike | None = None,
     client: Any = None,
     n_workers: int = 2,
@@ -83,25 +75,38 @@ def rtm(
     """Reverse-time migration of a shot survey.
 
     The image is ``Jᵀ d`` (adjoint Born in the velocity parametrisation, zero-lag
-    cross-correlation of source and receiver wavefields), optionally divided by the source
-    illumination and filtered by ``−Δ``.
+    cross-correlation of source and receiver wavefields), then, each optional and in this order,
+    divided by the source illumination, filtered by ``−Δ`` and muted above the sea bed
+    (:mod:`geolearn.imaging.conditioning`).
 
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
         The data (see :func:`~geolearn.imaging.problem.resolve_survey`). For SEG-Y,
-        ``survey_kwargs`` go to :func:`~geolearn.imaging.problem.problem_from_survey`
-        (``z_positive``, ``f0``, ``delay``, ``shots``, ``nbl``, ``space_order``, ...).
+        ``survey_kwargs`` go to :func:`~geolearn.imaging.problem_from_survey`
+        (``z_positive``, ``coordinate_units``, ``header``, ``preprocess``, ``f0``, ``wavelet``,
+        ``shots``, ``nbl``, ``space_order``, ...).
     velocity : array (nx, nz), tensor, VelocityModel or path
         Migration velocity in m/s (smooth).
     spacing, origin : sequence of float, optional
         Grid of an array velocity, m.
     illumination : bool
-        Divide by ``illum + illumination_eps · max(illum)``, ``illum = Σ_shots Σ_t (∂²u/∂t²)²``.
+        Divide by ``illum + illumination_eps · max(illum)``, ``illum = Σ_shots Σ_t (∂²u/∂t²)²``
+        (:func:`~geolearn.imaging.compensate_illumination`).
     laplacian : bool
-        Apply :func:`laplacian_filter` last.
+        Apply :func:`~geolearn.imaging.laplacian_filter` against low-wavenumber backscatter.
+    mute_water : bool
+        Zero the water column above the sea bed the velocity shows
+        (:func:`~geolearn.imaging.water_mute`; nothing is muted without a sea-water top layer).
     subtract_background : bool
-        Migrate ``d − F(v_mig)``: removes the direct wave predicted by the migration velocity.
+        Migrate ``d − F(v_mig)``: removes the direct wave predicted by the migration velocity
+        (and wavelet: estimate it, or give the measured one, for field data).
+    wavelet_fit : {'none', 'amplitude', 'spectrum'}
+        Fit the problem's wavelet to the data first (:func:`~geolearn.imaging.fit_wavelet`, one
+        forward solve per shot): its amplitude (a measured signature in other units than the data)
+        or its whole spectrum (estimated, the given wavelet as probe).
+    wavelet_window : float or None
+        Length (s) of the early-arrival window the fit uses; None fits whole traces.
     output : path, optional
         SEG-Y image to write (depth axis in the sample interval, CDP x coordinates).
     client, n_workers, progress
@@ -110,19 +115,24 @@ def rtm(
     Returns
     -------
     ImageResult
-        ``image`` ``(nx, nz)``, ``illumination``, ``history["n_solves"]``.
+        ``image`` ``(nx, nz)``, ``illumination``, ``history["n_solves"]``; ``problem.wavelets``
+        holds the wavelet used (fitted with ``wavelet_fit``).
     """
     if not illumination_eps > 0:
         raise ConfigError(f"illumination_eps must be > 0, got {illumination_eps}")
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     with executor(client, n_workers=n_workers, progress=progress) as ex:
+        problem, solves = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
+                                      progress=progress)  # fmt: skip
         out = migrate(problem, vp, observed, ex, subtract_background=subtract_background, progress=progress)
     image, illum = out["image"], out["illumination"]
     if illumination:
-        image = image / (illum + illumination_eps * illum.max())
+        image = compensate_illumination(image, illum, illumination_eps)
     if laplacian:
         image = laplacian_filter(image, problem.spacing)
+    if mute_water:
+        image = water_mute(image, vp, problem.spacing, problem.origin)
     path = write_image_file(output, image, problem) if output is not None else None
-    history = {"n_solves": [SOLVES["migrate"] * problem.n_shots]}
+    history = {"n_solves": [solves + SOLVES["migrate"] * problem.n_shots]}
     return ImageResult(image, problem, vp, history, illum, "rtm", path)
