@@ -88,11 +88,15 @@ def sparse_recovery_demo(
 
 
 def run_demo(output: str | Path, *, kind: str = "seismic", progress: bool = True) -> str:
-    """Run the demo named ``kind`` (``"seismic"`` or ``"sparse"``) into ``output``; return its summary."""
+    """Run the demo named ``kind`` (``"seismic"``, ``"field"`` or ``"sparse"``) into ``output``; return its summary."""
     if kind == "sparse":
         return sparse_recovery_demo(output, progress=progress)
     if kind == "seismic":
         from geolearn.cli.demo_seismic import seismic_demo
 
         return seismic_demo(output, progress=progress, fast=fast_mode())
-    raise ValueError(f"unknown demo kind {kind!r}; valid: 'seismic', 'sparse'")
+    if kind == "field":
+        from geolearn.cli.demo_field import field_demo
+
+        return field_demo(output, progress=progress, fast=fast_mode())
+    raise ValueError(f"unknown demo kind {kind!r}; valid: 'seismic', 'field', 'sparse'")

@@ -30,8 +30,9 @@ def _summarise_fwi(result: Any) -> str:
 @click.command()
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs/demo"),
               show_default=True, help="Directory for the demo's outputs.")  # fmt: skip
-@click.option("--kind", type=click.Choice(["seismic", "sparse"]), default="seismic", show_default=True,
-              help="seismic: Marmousi survey -> RTM, LSRTM, FWI; sparse: ISTA vs FISTA on a LASSO problem.")  # fmt: skip
+@click.option("--kind", type=click.Choice(["seismic", "field", "sparse"]), default="seismic", show_default=True,
+              help="seismic: Marmousi survey -> RTM, LSRTM, FWI; field: a field-like marine line with header "
+                   "defects -> RTM; sparse: ISTA vs FISTA on a LASSO problem.")  # fmt: skip
 @click.pass_context
 def demo(ctx: click.Context, output: Path, kind: str) -> None:
     """Run the demonstration and write its outputs and figures to OUTPUT."""
