@@ -18,6 +18,7 @@ __all__ = [
     "GradientTestError",
     "ModelError",
     "NonFiniteError",
+    "OutputError",
     "SegyFormatError",
     "ShapeError",
     "StabilityError",
@@ -34,6 +35,10 @@ class ShapeError(GeolearnError, ValueError):
 
 class NonFiniteError(GeolearnError, ValueError):
     """Input data, a starting point or operator coefficients contain NaN or Inf values."""
+
+
+class OutputError(GeolearnError, OSError):
+    """An output cannot be written: missing or read-only directory, a directory given as a file, too little disk."""
 
 
 class StabilityError(GeolearnError, ValueError):

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from geolearn.cli import main
-from geolearn.errors import ConfigError, GeometryError, ModelError, StabilityError
+from geolearn.errors import GeometryError, ModelError, OutputError, StabilityError
 from geolearn.fwi import fwi
 from geolearn.imaging import ShotProblem, lsrtm, model_survey, preflight, rtm
 from geolearn.imaging.preflight import segy_bytes
@@ -58,16 +58,16 @@ def test_a_missing_output_directory_stops_every_workflow_before_a_solve(no_solve
     problem = small_problem()
     target = tmp_path / "missing" / "out.sgy"
     message = rf"cannot write {target}: directory {target.parent} does not exist"
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(OutputError, match=message):
         model_survey(problem.reference, SPACING, source_spacing=100.0, receiver_spacing=20.0, record_length=0.3,
                      output=target)  # fmt: skip
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(OutputError, match=message):
         rtm(survey(problem), problem.reference, output=target)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(OutputError, match=message):
         lsrtm(survey(problem), problem.reference, output=target)
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    with pytest.raises(ConfigError, match=rf"cannot create {a_file / 'run'} .* {a_file} is not a directory"):
+    with pytest.raises(OutputError, match=rf"cannot create {a_file / 'run'} .* {a_file} is not a directory"):
         fwi(survey(problem), problem.reference, run_dir=a_file / "run", iterations=1, bounds=BOUNDS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written either
 
@@ -76,10 +76,10 @@ def test_too_little_free_disk_stops_imaging_and_fwi_before_a_solve(no_solve, ful
     problem = small_problem()
     size = segy_bytes(problem.shape[0], problem.shape[1]) / 1e6
     with pytest.raises(
-        ConfigError, match=rf"not enough free disk .* {tmp_path}: about {size:.1f} MB needed, 0.0 MB"
+        OutputError, match=rf"not enough free disk .* {tmp_path}: about {size:.1f} MB needed, 0.0 MB"
     ):
         rtm(survey(problem), problem.reference, output=tmp_path / "image.sgy")
-    with pytest.raises(ConfigError, match="not enough free disk"):
+    with pytest.raises(OutputError, match="not enough free disk"):
         fwi(survey(problem), problem.reference, run_dir=tmp_path / "run", iterations=1, bounds=BOUNDS)
     assert not (tmp_path / "run").exists()
 
@@ -131,7 +131,7 @@ def test_a_configuration_run_checks_before_modelling_its_synthetic_data(no_solve
         "modelling": {"space_order": 4, "nbl": 10},
         "fwi": {"bounds": list(BOUNDS)},
     }
-    with pytest.raises(ConfigError, match="is not a directory"):
+    with pytest.raises(OutputError, match="is not a directory"):
         run_from_config(cfg)
     cfg["run"]["output_dir"] = str(tmp_path / "run")
     cfg["fwi"]["bounds"] = [1400.0, 9000.0]
@@ -146,7 +146,7 @@ def test_resume_checks_the_disk_before_continuing(tmp_path, request):
     (tmp_path / "run" / "model.sgy").unlink()
     request.getfixturevalue("full_disk")
     request.getfixturevalue("no_solve")
-    with pytest.raises(ConfigError, match="not enough free disk"):
+    with pytest.raises(OutputError, match="not enough free disk"):
         resume(tmp_path / "run")
     assert not (tmp_path / "run" / "model.sgy").exists()
 
@@ -162,7 +162,7 @@ def test_cli_migrate_to_a_missing_directory_fails_in_one_line_before_reading_or_
         result = CliRunner().invoke(main, ["-q", *args, "-o", str(missing)])
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("geolearn: error: ConfigError: cannot write"), lines
+        assert len(lines) == 1 and lines[0].startswith("geolearn: error: OutputError: cannot write"), lines
         assert str(missing.parent) in lines[0] and "does not exist" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.sgy"]
 
@@ -170,6 +170,6 @@ def test_cli_migrate_to_a_missing_directory_fails_in_one_line_before_reading_or_
 def test_free_disk_is_measured_where_the_output_will_be(tmp_path):
     preflight(outputs={tmp_path / "new" / "dir" / "x.sgy": 10}, create_parents=True)  # an ancestor exists
     assert shutil.disk_usage(tmp_path).free > 10
-    with pytest.raises(ConfigError, match="it is a directory"):
+    with pytest.raises(OutputError, match="it is a directory"):
         preflight(outputs={tmp_path: 10})
     assert Path(tmp_path).is_dir()

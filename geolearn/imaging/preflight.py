@@ -5,9 +5,9 @@ Every workflow (survey modelling, RTM, LSRTM, FWI, a configuration run, the CLI)
 checks, in this order, and raises a one-line error naming the value and what would be valid:
 
 1. outputs: the directory of every output file exists (or, for a run directory the workflow
-   creates, its nearest existing ancestor) and is writable — :class:`~geolearn.errors.ConfigError`;
+   creates, its nearest existing ancestor) and is writable — :class:`~geolearn.errors.OutputError`;
 2. free disk: at least the estimated size of the outputs is free on each target file system
-   (:func:`shutil.disk_usage`) — ConfigError;
+   (:func:`shutil.disk_usage`) — OutputError;
 3. velocities: shaped like the problem's grid — :class:`~geolearn.errors.ModelError`;
 4. coverage: every source and receiver lies inside the velocity model —
    :class:`~geolearn.errors.GeometryError`;
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geolearn.errors import ConfigError, GeometryError, ModelError, StabilityError
+from geolearn.errors import GeometryError, ModelError, OutputError, StabilityError
 from geolearn.imaging.discretisation import stability_limit
 from geolearn.imaging.problem import ShotProblem
 from geolearn.wave import max_frequency
@@ -60,23 +60,23 @@ def _check_outputs(outputs: Mapping[str | os.PathLike, int], create_parents: boo
         directory = path.parent
         if not create_parents and not directory.is_dir():
             what = "is not a directory" if directory.exists() else "does not exist"
-            raise ConfigError(
+            raise OutputError(
                 f"cannot write {path}: directory {directory} {what}; create it or choose another output"
             )
         target = _existing_ancestor(directory)
         if not target.is_dir():
-            raise ConfigError(f"cannot create {directory} for {path.name}: {target} is not a directory")
+            raise OutputError(f"cannot create {directory} for {path.name}: {target} is not a directory")
         if not os.access(target, os.W_OK | os.X_OK):
-            raise ConfigError(
+            raise OutputError(
                 f"cannot write {path}: directory {target} is not writable; choose another output"
             )
         if path.is_dir():
-            raise ConfigError(f"cannot write {path}: it is a directory; give a file name")
+            raise OutputError(f"cannot write {path}: it is a directory; give a file name")
         needed[target] = needed.get(target, 0) + int(nbytes)
     for target, nbytes in needed.items():
         free = shutil.disk_usage(target).free
         if free < nbytes:
-            raise ConfigError(f"not enough free disk for the outputs in {target}: about {nbytes / 1e6:.1f} MB "
+            raise OutputError(f"not enough free disk for the outputs in {target}: about {nbytes / 1e6:.1f} MB "
                               f"needed, {free / 1e6:.1f} MB free; free space or choose another output")  # fmt: skip
 
 
@@ -142,7 +142,7 @@ def preflight(
 
     Raises
     ------
-    ConfigError, ModelError, GeometryError, StabilityError
+    OutputError, ModelError, GeometryError, StabilityError
         See the module docstring; one line naming the value and what would be valid.
     """
     _check_outputs(outputs or {}, create_parents)

@@ -1,7 +1,7 @@
 """SEG-Y writers: shot records with full geometry, and post-stack images and velocity models.
 
-Every writer builds the whole file under a temporary name next to the target and renames it into
-place (``os.replace``), so a crash never leaves a half-written SEG-Y behind. Coordinates and elevations
+Every writer builds the whole file under a temporary name next to the target, flushes it to disk and
+renames it into place (:func:`geolearn.atomic.atomic_write`), so a crash never leaves a half-written SEG-Y behind. Coordinates and elevations
 get the coarsest scalar (1, -10, -100, -1000, -10000) that stores them exactly, and never coarser than
 centimetres; the delay time gets its own scalar (byte 215). Samples are IEEE floats (format 5, or 6 for
 float64), big-endian by default.
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import segyio
 
+from geolearn.atomic import atomic_write
 from geolearn.errors import ConfigError, GeometryError, ModelError, SegyFormatError, ShapeError
 
 __all__ = ["choose_scalar", "write_image", "write_model", "write_survey"]
@@ -132,15 +133,10 @@ def _write(
     lines = (text or "written by geolearn").splitlines()[:39]
     textual = segyio.tools.create_text_header({i + 1: line[:75] for i, line in enumerate(lines)})
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(textual.encode("cp500"))
-            fh.write(binary.tobytes())
-            out.tofile(fh)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as fh:
+        fh.write(textual.encode("cp500"))
+        fh.write(binary.tobytes())
+        out.tofile(fh)
     log.info("wrote %s: %d traces x %d samples", path, n, nt)
     return path
 
