@@ -1,4 +1,4 @@
-"""Tiny wave problems shared by the learned-inversion tests (40 x 24 grid, 2 shots, space order 4)."""
+"""Tiny wave problems shared by the learned-inversion tests (40 x 24 grid, 2-3 shots, space order 4)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from geolearn.wave import Geometry, Model
 
 SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0  # largest velocity any test model reaches (generator + learned FWI updates)
+#: Training seeds every assertion on a learned result is checked for.
+SEEDS = (0, 1, 2)
+#: The background of :func:`transfer_problem` (m/s at the top, m/s per m), unlike the training one.
+TRANSFER_BACKGROUND = {"v_top": 2300.0, "gradient": 1.5}
 
 
 def tiny_problem(
@@ -24,6 +28,18 @@ def tiny_problem(
     )
     dt = 0.8 * model.critical_dt(vmax)
     return model, Geometry(model, src, rec, tn=tn, f0=14.0, dt=dt), torch.as_tensor(v0, dtype=dtype)
+
+
+def transfer_problem(dtype: torch.dtype = torch.float32, *, spacing=SPACING, f0: float = 14.0):
+    """Another survey on the same kind of grid: 3 shots at other places, 15 receivers deeper and
+    shorter, a longer record, and a steeper, faster background than :func:`tiny_problem`."""
+    v0 = linear_background(SHAPE, spacing, **TRANSFER_BACKGROUND)
+    model = Model(v0, spacing, nbl=8, space_order=4, dtype=dtype)
+    extent = (SHAPE[0] - 1) * spacing[0]
+    src = np.stack([np.array([0.15, 0.5, 0.85]) * extent, np.full(3, 2 * spacing[1])], 1)
+    rec = np.stack([np.linspace(0.05, 0.95, 15) * extent, np.full(15, 2 * spacing[1])], 1)
+    dt = 0.8 * model.critical_dt(VMAX)
+    return model, Geometry(model, src, rec, tn=0.3, f0=f0, dt=dt), torch.as_tensor(v0, dtype=dtype)
 
 
 def single_torch_thread():

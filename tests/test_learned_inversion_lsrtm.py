@@ -1,23 +1,33 @@
-"""Learned LSRTM with the Born operator inside: Taylor test, beats CG at equal cost, save/load, DEQ memory."""
+"""Learned LSRTM with the Born operator given at call time: beats CG, transfers to another survey,
+Taylor test, save/load with its training domain, learned migration, DEQ memory."""
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import pytest
 import torch
-from _learned_inversion_helpers import SHAPE, SPACING, flat_parameters, single_torch_thread, tiny_problem
+from _learned_inversion_helpers import (
+    SEEDS,
+    SHAPE,
+    SPACING,
+    TRANSFER_BACKGROUND,
+    flat_parameters,
+    single_torch_thread,
+    tiny_problem,
+    transfer_problem,
+)
 from torch.func import functional_call
 
-from geolearn.errors import ConfigError, GeometryError
-from geolearn.learned import DnCNN, PnPISTA
+from geolearn.errors import ConfigError
+from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
 from geolearn.learned_inversion.generator import random_models, stack_models
 from geolearn.learned_inversion.lsrtm import (
-    ScaledDenoiser,
     cg_lsrtm,
-    deq_lsrtm,
     learned_lsrtm,
     lsrtm_loss,
     lsrtm_pairs,
-    steepest_descent_step,
     train_learned_lsrtm,
 )
 from geolearn.learned_inversion.metrics import (
@@ -27,14 +37,26 @@ from geolearn.learned_inversion.metrics import (
     psnr,
     relative_misfit,
 )
-from geolearn.learned_inversion.persistence import load_learned, save_learned
-from geolearn.operators import taylor_test
-from geolearn.wave import BornOperator
+from geolearn.learned_inversion.persistence import (
+    OutsideTrainingWarning,
+    check_transfer,
+    learned_migrate,
+    load_learned,
+    save_learned,
+)
+from geolearn.learned_inversion.pnp import ScaledDenoiser, deq_lsrtm
+from geolearn.operators import LinearOperator, taylor_test
+from geolearn.wave import BornOperator, WaveModeling
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*detach.*:UserWarning"),
+    pytest.mark.filterwarnings("ignore:only .* grid points per wavelength:UserWarning"),  # the 20 Hz survey
+]
 
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
+
+HYPER = {"n_layers": 2, "features": 16, "depth": 3}
 
 
 @pytest.fixture(scope="module")
@@ -45,40 +67,69 @@ def setup():
     x = stack_models(random_models(24, SHAPE, SPACING, seed=1), "detail")
     y, x = lsrtm_pairs(J, x)
     train, test = (y[:16], x[:16]), (y[16:], x[16:])
-    step = steepest_descent_step(J, train[0][:4])
     return {"model": model, "geometry": geometry, "v0": v0, "J": J, "counter": counter,
-            "train": train, "test": test, "step": step, "scale": float(x.std())}  # fmt: skip
+            "train": train, "test": test, "scale": float(x.std())}  # fmt: skip
 
 
-def test_learned_lsrtm_beats_cg_at_equal_cost(setup):
+@pytest.fixture(scope="module")
+def transfer(setup):
+    """Another acquisition and background (:func:`transfer_problem`), with held-back pairs."""
+    model, geometry, v0 = transfer_problem(torch.float32)
+    J = CountingOperator(BornOperator(model, geometry, v0), setup["counter"])
+    x = stack_models(random_models(8, SHAPE, SPACING, seed=5, **TRANSFER_BACKGROUND), "detail")
+    return {"model": model, "geometry": geometry, "v0": v0, "J": J, "pairs": lsrtm_pairs(J, x)}
+
+
+@pytest.fixture(scope="module")
+def trained(setup):
+    """Learned LSRTM trained on the training survey with the data term, one network per seed."""
+    nets = {}
+    for seed in SEEDS:
+        net = learned_lsrtm(**HYPER, scale=setup["scale"], seed=seed)
+        train_learned_lsrtm(
+            net, setup["J"], setup["train"], data_weight=0.3, n_steps=30, seed=seed, progress=False
+        )
+        nets[seed] = net
+    return nets
+
+
+def _quality(J, y, x, estimate):
+    with torch.no_grad():
+        return float(psnr(estimate, x).mean()), float(relative_misfit(J(estimate), y).mean())
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_learned_lsrtm_beats_cg_in_image_and_data_fit(setup, trained, seed):
     J, counter = setup["J"], setup["counter"]
-    net = learned_lsrtm(J, 2, step=setup["step"], scale=setup["scale"], seed=0)
-    train_learned_lsrtm(net, setup["train"], n_steps=30, lr=1e-2, batch_size=4, seed=0, progress=False)
     y, x = setup["test"]
     counter.reset()
     with torch.no_grad():
-        x_learned = net(y)
-    learned_cost = counter.applications
+        x_learned = trained[seed](y, J)
+    # Jᵀy, J Jᵀy (the step scale), then J and Jᵀ of layer 2, per held-back model.
+    assert counter.applications == 4 * len(y)
     counter.reset()
-    x_cg = cg_lsrtm(J, y, 1)
-    # Both: Jᵀy, then one J and one Jᵀ, per held-back model.
-    assert learned_cost == counter.applications == 3 * len(y)
-    gap = float(psnr(x_learned, x).mean() - psnr(x_cg, x).mean())
-    assert gap > 0.5, f"learned LSRTM only {gap:.2f} dB above CG-LSRTM"
+    x_cg1 = cg_lsrtm(J, y, 1)
+    assert counter.applications == 3 * len(y)
+    x_cg2 = cg_lsrtm(J, y, 2)  # 5 applications: one more than the learned network
+    learned, cg1, cg2 = (_quality(J, y, x, e) for e in (x_learned, x_cg1, x_cg2))
+    # Seeds 0-4: PSNR 0.454-0.793 dB above CG-2 (17.11 dB; CG-1 16.61 dB), spread 0.34 dB;
+    # relative misfit 0.534-0.594 against CG-1's 0.774 (0.9 x CG-1 = 0.696).
+    assert learned[0] - cg2[0] > 0.1, (learned, cg2)
+    assert learned[1] < 0.9 * cg1[1], (learned, cg1)
 
 
-def test_trained_with_data_term_beats_cg_in_image_and_data_fit(setup):
-    J = setup["J"]
-    y, x = setup["test"]
-    net = learned_lsrtm(J, 2, step=setup["step"], scale=setup["scale"], seed=0)
-    train_learned_lsrtm(net, setup["train"], J=J, data_weight=0.3, n_steps=30, progress=False)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_trained_network_images_another_acquisition_and_background(transfer, trained, seed):
+    # Trained on 2 shots over a 2000 m/s + 0.5 /s background; applied to 3 other shots, other
+    # receivers and record length over 2300 m/s + 1.5 /s, without retraining.
+    J, (y, x) = transfer["J"], transfer["pairs"]
     with torch.no_grad():
-        x_learned = net(y)
-    x_cg = cg_lsrtm(J, y, 1)  # same 3 J/Jᵀ per model
-    # Measured: learned 17.74 dB, misfit 0.52; CG 16.61 dB, misfit 0.77.
-    assert float(psnr(x_learned, x).mean() - psnr(x_cg, x).mean()) > 0.5
-    with torch.no_grad():
-        assert float(relative_misfit(J(x_learned), y).mean()) < float(relative_misfit(J(x_cg), y).mean())
+        x_learned = trained[seed](y, J)
+    learned, cg1 = _quality(J, y, x, x_learned), _quality(J, y, x, cg_lsrtm(J, y, 1))
+    # Seeds 0-4: PSNR 0.643-1.008 dB above CG-1 (17.05 dB), spread 0.37 dB; misfit 0.579-0.681
+    # (CG-1: 0.727).
+    assert learned[0] - cg1[0] > 0.25, (learned, cg1)
+    assert learned[1] < 0.8, learned
 
 
 def test_lsrtm_loss_is_image_error_plus_weighted_data_misfit(setup):
@@ -93,35 +144,75 @@ def test_lsrtm_loss_is_image_error_plus_weighted_data_misfit(setup):
         lsrtm_loss(None, 0.3)
     with pytest.raises(ConfigError, match="data_weight must be >= 0"):
         lsrtm_loss(J, -1.0)
+    with pytest.raises(ConfigError, match="0 < step <= 2"):
+        learned_lsrtm(2, scale=1.0, step=3.0)
 
 
-def _randomise(net: torch.nn.Module, seed: int) -> None:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype) * (p.abs().mean() + 0.1))
-
-
-def test_save_load_identical_outputs_and_mismatch(setup, tmp_path):
-    J = setup["J"]
-    hyper = {"n_layers": 2, "step": setup["step"], "scale": setup["scale"], "features": 8, "seed": 3}
-    net = learned_lsrtm(J, **hyper)
-    _randomise(net, 0)
+def test_save_load_as_data_with_the_training_domain(setup, transfer, trained, tmp_path, caplog):
+    net = trained[0]
+    hyper = {**HYPER, "scale": setup["scale"], "seed": 0}
     path = save_learned(tmp_path / "lsrtm.pt", net, kind="learned_lsrtm", hyper=hyper,
-                        model=setup["model"], geometry=setup["geometry"], velocity=setup["v0"])  # fmt: skip
-    y = setup["test"][0][:2]
+                        geometry=setup["geometry"], velocity=setup["v0"])  # fmt: skip
+    payload = torch.load(path, weights_only=True)  # data only: no pickled code
+    stored = [v for m in net.modules() for v in vars(m).values() if isinstance(v, LinearOperator)]
+    assert stored == [] and set(payload["state_dict"]) == set(net.state_dict())
+    loaded = load_learned(path)
+    assert loaded.training.band == pytest.approx(payload["training"]["band"])
+    # A 14 Hz Ricker is above 10 % of its peak amplitude from 0.196 f0 to 2.21 f0 (u e^(1-u) = 0.1, u = f²/f0²).
+    assert loaded.training.band == pytest.approx((0.1955 * 14.0, 2.211 * 14.0), rel=0.01)
+    assert loaded.training.spacing_range.tolist() == [[10.0, 10.0], [10.0, 10.0]]
+    torch.testing.assert_close(torch.as_tensor(loaded.training.velocities[0]), setup["v0"].double())
+    (y, _), J = transfer["pairs"], transfer["J"]
+    with torch.no_grad():  # identical on the training survey and on another one
+        for JJ, yy in ((setup["J"], setup["test"][0][:2]), (J, y[:2])):
+            assert torch.equal(loaded.net(yy, JJ), net(yy, JJ))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideTrainingWarning)  # another acquisition, same spacing and band
+        assert check_transfer(loaded.training, transfer["geometry"]) == []
+    caplog.set_level(logging.WARNING, "geolearn.learned_inversion.persistence")
+    _, coarse, _ = transfer_problem(torch.float32, spacing=(12.0, 12.0))
+    with pytest.warns(
+        OutsideTrainingWarning, match=r"grid spacing 12 m on axis 0 is outside the trained 10-10 m"
+    ):
+        assert len(check_transfer(loaded.training, coarse)) == 2
+    _, high, _ = transfer_problem(torch.float32, f0=20.0)
+    with pytest.warns(OutsideTrainingWarning, match=r"frequency band .* Hz is outside the trained"):
+        check_transfer(loaded.training, high)
+    assert [r.levelname for r in caplog.records].count("WARNING") == 2
+    # float64 with a float64 Born operator: parameters move, the operator comes with the call.
+    model64, geometry64, v64 = tiny_problem(torch.float64)
+    J64 = BornOperator(model64, geometry64, v64)
+    y64 = setup["test"][0][:1].double()
     with torch.no_grad():
-        expected = net(y)
-        loaded = load_learned(path)  # operators rebuilt from the file alone
-        assert torch.equal(loaded.net(y), expected)
-        again = load_learned(path, model=setup["model"], geometry=setup["geometry"], velocity=setup["v0"])
-        assert torch.equal(again.net(y), expected)
-    model2, geometry2, _ = tiny_problem(torch.float32, shift_receivers=15.0, tn=0.3)
-    with pytest.raises(GeometryError, match=r"rec_positions.*nt \(") as info:
-        load_learned(path, model=model2, geometry=geometry2)
-    assert "wavelets" in str(info.value)
-    with pytest.raises(GeometryError, match=r"velocity \(max \|difference\| 50"):
-        load_learned(path, model=setup["model"], geometry=setup["geometry"], velocity=setup["v0"] + 50)
+        out64 = load_learned(path, dtype=torch.float64).net(y64, J64)
+        out32 = net(setup["test"][0][:1], setup["J"])
+    assert out64.dtype == torch.float64
+    torch.testing.assert_close(out64.float(), out32, rtol=1e-3, atol=1e-3 * float(out32.abs().max()))
+
+
+def test_learned_migrate_images_another_survey_with_the_saved_network(setup, transfer, trained, tmp_path):
+    from geolearn.imaging import ShotProblem
+
+    hyper = {**HYPER, "scale": setup["scale"], "seed": 1}
+    path = save_learned(tmp_path / "m.pt", trained[1], kind="learned_lsrtm", hyper=hyper,
+                        geometry=setup["geometry"], velocity=setup["v0"])  # fmt: skip
+    model, geometry, v0 = transfer["model"], transfer["geometry"], transfer["v0"]
+    problem = ShotProblem.from_wave(model, geometry)
+    true_v = v0 + transfer["pairs"][1][0]
+    F = WaveModeling(model, geometry)
+    with torch.no_grad():
+        records = F(true_v)
+        expected = trained[1]((records - F(v0))[None], BornOperator(model, geometry, v0))[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideTrainingWarning)
+        image = learned_migrate((problem, records.double().numpy()), v0.double().numpy(), path)
+    assert image.shape == SHAPE
+    torch.testing.assert_close(torch.as_tensor(image, dtype=torch.float32), expected, rtol=1e-4, atol=1e-3)
+    # The image is a velocity perturbation in m/s that correlates with the true one.
+    corr = torch.corrcoef(
+        torch.stack([torch.as_tensor(image).flatten(), transfer["pairs"][1][0].double().flatten()])
+    )
+    assert float(corr[0, 1]) > 0.3, float(corr[0, 1])
 
 
 def test_taylor_training_loss_through_born_in_unrolled_network():
@@ -129,12 +220,10 @@ def test_taylor_training_loss_through_born_in_unrolled_network():
     J = BornOperator(model, geometry, v0)
     x = stack_models(random_models(1, SHAPE, SPACING, seed=5), "detail", torch.float64)
     y = J(x)
-    step = steepest_descent_step(J, y)
     # Kinks (ReLU, soft threshold) make remainders erratic when h·dθ crosses them, so the test
     # uses SiLU and near-zero thresholds (S_θ(z) = z − θ sign(z) is then smooth to ~θ).
-    net = learned_lsrtm(
-        J, 2, step=step, scale=float(x.std()), features=4, threshold=1e-12, activation="silu", seed=1
-    )
+    net = learned_lsrtm(2, scale=float(x.std()), features=4, threshold=1e-12, activation="silu", seed=1,
+                        dtype=torch.float64)  # fmt: skip
     with torch.no_grad():
         for corr in net.corrections:  # nonzero CNN outputs, so every parameter matters
             corr.body[-1].weight.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(4))
@@ -143,7 +232,7 @@ def test_taylor_training_loss_through_born_in_unrolled_network():
     training_loss = lsrtm_loss(J, 0.5)  # image error + data misfit: back-propagates through J again
 
     def loss(theta):
-        return training_loss(functional_call(net, unflatten(theta), (y,)), x, y)
+        return training_loss(functional_call(net, unflatten(theta), (y, J)), x, y)
 
     gen = torch.Generator().manual_seed(2)
     dtheta = torch.randn(theta0.shape, generator=gen, dtype=torch.float64) * (theta0.abs() + 0.05) * 0.05
@@ -155,7 +244,7 @@ def test_taylor_training_loss_through_born_in_unrolled_network():
 def test_deq_memory_constant_in_depth(setup):
     J, counter = setup["J"], setup["counter"]
     y, x = setup["test"][0][:2], setup["test"][1][:2]
-    lipschitz = 1.0 / setup["step"]  # only scales the step bound here
+    lipschitz = float(1.0 / cauchy_steps(J, y)[0].mean())  # only scales the step bound here
 
     # mode="free" (plain convolutions): the spectrally normalised convolutions of the firm
     # mode issue ~10⁶ small ops per run, which the profiler takes minutes to parse.
@@ -163,14 +252,18 @@ def test_deq_memory_constant_in_depth(setup):
         return ScaledDenoiser(DnCNN(1, 8, 3, mode="free", seed=0), setup["scale"])
 
     def deq_peak(n):
-        deq = deq_lsrtm(J, denoiser(), lipschitz=lipschitz, solver="fixed_point", max_iter=n, tol=1e-30,
-                        backward_max_iter=n, backward_tol=1e-30)  # fmt: skip
+        deq = deq_lsrtm(denoiser(), solver="fixed_point", max_iter=n, tol=1e-30, backward_max_iter=n,
+                        backward_tol=1e-30)  # fmt: skip
         deq.backward_solver = "fixed_point"
-        return peak_memory(lambda: (deq(y) - x).pow(2).sum().backward(), python_heap=False)[1]
+        return peak_memory(
+            lambda: (deq(y, J, lipschitz=lipschitz) - x).pow(2).sum().backward(), python_heap=False
+        )[1]
 
     def unrolled_peak(n):
-        net = PnPISTA(J, n, denoiser(), lipschitz=lipschitz)
-        return peak_memory(lambda: (net(y) - x).pow(2).sum().backward(), python_heap=False)[1]
+        net = PnPISTA(n, denoiser())
+        return peak_memory(
+            lambda: (net(y, J, lipschitz=lipschitz) - x).pow(2).sum().backward(), python_heap=False
+        )[1]
 
     counter.reset()
     small, large = deq_peak(3), deq_peak(9)
@@ -182,28 +275,3 @@ def test_deq_memory_constant_in_depth(setup):
     unrolled_ratio = u_large.torch_bytes / u_small.torch_bytes
     assert deq_ratio < 1.05, f"DEQ memory grew {deq_ratio:.3f}x from 3 to 9 iterations"
     assert unrolled_ratio > 1.2, f"unrolled memory grew only {unrolled_ratio:.3f}x from 3 to 9 layers"
-
-
-def test_learned_migrate_uses_saved_network_on_a_survey(setup, tmp_path):
-    from geolearn.imaging.problem import ShotProblem
-    from geolearn.learned_inversion.persistence import learned_migrate
-    from geolearn.wave import WaveModeling
-
-    model, geometry, v0 = setup["model"], setup["geometry"], setup["v0"]
-    hyper = {"n_layers": 2, "step": setup["step"], "scale": setup["scale"], "features": 8, "seed": 3}
-    net = learned_lsrtm(setup["J"], **hyper)
-    _randomise(net, 2)
-    path = save_learned(tmp_path / "m.pt", net, kind="learned_lsrtm", hyper=hyper, model=model,
-                        geometry=geometry, velocity=v0)  # fmt: skip
-    problem = ShotProblem.create(v0.double().numpy(), SPACING, geometry.src_positions, geometry.rec_positions[0],
-                                 record_length=geometry.tn, dt=geometry.dt, f0=14.0, nbl=8, space_order=4)  # fmt: skip
-    true_v = v0 + setup["test"][1][0]
-    F = WaveModeling(model, geometry)
-    with torch.no_grad():
-        records = F(true_v)
-        expected = net((records - F(v0))[None])[0]
-    image = learned_migrate((problem, records.double().numpy()), v0.double().numpy(), path)
-    assert image.shape == SHAPE
-    torch.testing.assert_close(torch.as_tensor(image, dtype=torch.float32), expected, rtol=1e-4, atol=1e-3)
-    with pytest.raises(GeometryError, match="velocity"):
-        learned_migrate((problem, records.double().numpy()), v0.double().numpy() + 30.0, path)

@@ -9,11 +9,22 @@ the sources do not set the scale), and a small network proposes the update
 
 with a learned step ``α_k(μ) = max_update · sigmoid(a_k + b_k log μ) ∈ (0, max_update]`` (m/s)
 that depends on the relative data misfit ``μ_k = ‖F(v_k) − d‖ / ‖d‖`` (free: the gradient
-computes ``F(v_k)``), a learned depth preconditioner ``p_k(z) > 0`` (one value per depth row;
-starts at 1) and a CNN ``N_k`` on the normalised model and gradient (last layer starts at zero).
-The misfit is the one thing the normalised gradient hides: how far the model is from
-explaining the data, so a start near the truth gets small steps. ``|v_{k+1} − v_k| ≤ α_k``
-pointwise, so velocities stay within ``K·max_update`` of the start.
+computes ``F(v_k)``), a learned depth preconditioner ``p_k(z) > 0`` and a CNN ``N_k`` on the
+normalised model and gradient (last layer starts at zero). The misfit is the one thing the
+normalised gradient hides: how far the model is from explaining the data, so a start near the
+truth gets small steps. ``|v_{k+1} − v_k| ≤ α_k`` pointwise, so velocities stay within
+``K·max_update`` of the start.
+
+Physics at call time
+--------------------
+The network stores no modelling operator: ``net(v0, observed, geometry)`` takes the
+acquisition (and through it the grid) of the call. What it learned transfers to other
+acquisitions and grids because it is expressed without them: the step in m/s as a function of
+the dimensionless misfit, the gradient normalised by its RMS, the model normalised by fixed
+``v_scale`` (m/s), and the preconditioner ``p_k(z)`` on knots in *metres* of depth (linear
+between knots, constant below the deepest), evaluated at the grid depths of the call. The CNN
+is convolutional (any grid shape) but counts in grid cells, so a grid spacing or frequency band
+outside the training ones is warned about by :mod:`~geolearn.learned_inversion.persistence`.
 
 Memory plan (measured by ``benchmarks/learned_inversion_bench.py``, in ``docs/learned_inversion.md``)
 -----------------------------------------------------------------------------------------------------
@@ -28,6 +39,15 @@ Memory plan (measured by ``benchmarks/learned_inversion_bench.py``, in ``docs/le
 - Back-propagation stores only the activations of one layer's small CNN for one mini-batch.
 - An optional data term ``½‖F(v_K) − d‖²`` in :func:`fwi_training_loss` back-propagates through
   ``F`` by the adjoint-state method (one more forward + adjoint per shot).
+
+Safeguard
+---------
+A network trained on generated models meets field models it has not seen. At inference
+(:meth:`LearnedFWI.forward`, ``safeguard=True``) the result is, per model, the iterate with the
+smallest data misfit, the start included: the misfits come free with the gradients, plus one
+forward modelling after the last layer. The result never fits the data worse than the start.
+The trajectory itself is the trained one (measured on Marmousi crops and held-back models:
+refusing each misfit-raising step instead, or guarding the training trajectory, did worse).
 """
 
 from __future__ import annotations
@@ -40,27 +60,34 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from geolearn.errors import ConfigError, ShapeError
-from geolearn.learned.cnn import zero_output_cnn
-from geolearn.learned.constraints import bounded, bounded_inverse
+from geolearn.learned import bounded, bounded_inverse, zero_output_cnn
 from geolearn.learned_inversion.metrics import CostCounter
-from geolearn.wave import Geometry, Model, WaveModeling, fwi_objective
+from geolearn.wave import Geometry, WaveModeling, fwi_objective
 
-__all__ = ["LearnedFWI", "fwi_training_loss", "gd_fwi", "train_learned_fwi"]
+__all__ = ["LearnedFWI", "best_iterate", "fwi_training_loss", "grid_depths", "train_learned_fwi"]
 
 logger = logging.getLogger("geolearn.learned_inversion.fwi")
 
 
+def grid_depths(geometry: Geometry) -> torch.Tensor:
+    """Depths (m) of the grid rows of ``geometry.model``, ``(nz,)`` float64."""
+    model = geometry.model
+    nz = model.shape[-1]
+    return model.origin[-1] + model.spacing[-1] * torch.arange(nz, dtype=torch.float64)
+
+
 class LearnedFWI(nn.Module):
-    """``K``-layer learned FWI on one acquisition (see the module docstring).
+    """``K``-layer learned FWI, applied as ``net(v0, observed, geometry)`` (see the module docstring).
 
     Parameters
     ----------
-    model : Model
-        Grid and propagation settings (``model.vp`` only fixes the absorbing-layer damping).
-    geometry : Geometry
-        Acquisition; its ``dt`` must be stable for the largest velocity reached.
     n_layers : int
         ``K``, the number of FWI gradients per inversion.
+    max_depth : float
+        Depth in metres of the deepest preconditioner knot (the training grids' depth); below it
+        the preconditioner is constant.
+    n_depth_knots : int
+        Knots of the depth preconditioner, evenly spaced on ``[0, max_depth]``.
     max_update : float
         Largest update per layer in m/s.
     step_init : float
@@ -71,103 +98,172 @@ class LearnedFWI(nn.Module):
         CNN nonlinearity ("silu" is smooth, for Taylor tests).
     v_scale : tuple of float
         ``(mean, std)`` in m/s used to normalise the model fed to the CNN.
-    memory : {"full", "snapshots", "checkpoint"}
-        Wavefield storage of the gradient computations (:class:`~geolearn.wave.WaveModeling`).
-    counter : CostCounter, optional
-        Receives the gradient count.
     seed : int
         Seed of the CNN initialisation (layer ``k`` uses ``seed + k``).
+    dtype : torch.dtype
+        Parameter dtype (the wave model's).
     """
 
     def __init__(
         self,
-        model: Model,
-        geometry: Geometry,
         n_layers: int = 3,
         *,
+        max_depth: float,
+        n_depth_knots: int = 16,
         max_update: float = 100.0,
         step_init: float = 0.5,
         features: int = 16,
         depth: int = 3,
         activation: str = "relu",
         v_scale: tuple[float, float] = (2200.0, 200.0),
-        memory: str = "full",
-        counter: CostCounter | None = None,
         seed: int = 0,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         if n_layers < 1 or not max_update > 0 or not 0 < step_init < 1:
             raise ConfigError(
                 f"need n_layers >= 1, max_update > 0 m/s and 0 < step_init < 1; got {n_layers}, {max_update}, {step_init}"
             )
-        self.model, self.geometry, self.memory = model, geometry, memory
+        if not max_depth > 0 or n_depth_knots < 2:
+            raise ConfigError(
+                f"need max_depth > 0 m and n_depth_knots >= 2, got {max_depth}, {n_depth_knots}"
+            )
         self.n_layers, self.max_update = int(n_layers), float(max_update)
-        self.counter = counter if counter is not None else CostCounter()
-        dtype = model.dtype
-        nz = model.shape[-1]
         self.raw_step = nn.Parameter(
             bounded_inverse(torch.full((n_layers,), float(step_init)), 1.0).to(dtype)
         )
         self.step_slope = nn.Parameter(torch.zeros(n_layers, dtype=dtype))
-        self.log_precond = nn.Parameter(torch.zeros(n_layers, nz, dtype=dtype))
+        self.log_precond = nn.Parameter(torch.zeros(n_layers, n_depth_knots, dtype=dtype))
         self.nets = nn.ModuleList(
             zero_output_cnn(2, features, depth, activation, seed + k, dtype) for k in range(n_layers)
         )
         self.register_buffer("v_scale", torch.tensor([float(v) for v in v_scale], dtype=dtype))
+        self.register_buffer("knot_depths", torch.linspace(0.0, float(max_depth), n_depth_knots, dtype=dtype))
 
     def steps(self, misfit: torch.Tensor) -> torch.Tensor:
         """``α_k(μ)`` in m/s, shape ``(B, K)``, for relative misfits ``μ`` of shape ``(B,)``."""
         log_mu = torch.log(misfit.to(self.raw_step.dtype).clamp_min(torch.finfo(self.raw_step.dtype).tiny))
         return bounded(self.raw_step[None, :] + self.step_slope[None, :] * log_mu[:, None], self.max_update)
 
-    def gradients(self, v: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def preconditioner(self, k: int, depths: torch.Tensor) -> torch.Tensor:
+        """``p_k(z) > 0`` at depths ``z`` (m, ``(nz,)``): linear between knots, constant outside them."""
+        knots = self.knot_depths
+        pos = ((depths.to(knots.dtype) - knots[0]) / (knots[1] - knots[0])).clamp(0, len(knots) - 1)
+        i0 = pos.floor().long().clamp(max=len(knots) - 2)
+        w = pos - i0
+        log_p = self.log_precond[k]
+        return torch.exp((1 - w) * log_p[i0] + w * log_p[i0 + 1])
+
+    def gradients(
+        self,
+        v: torch.Tensor,
+        observed: torch.Tensor,
+        geometry: Geometry,
+        *,
+        memory: str = "full",
+        counter: CostCounter | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Adjoint-state FWI gradients and relative misfits at ``v`` for records ``(B, *record_shape)``.
 
-        Returns ``g`` ``(B, nx, nz)`` (detached) and ``μ = ‖F(v) − d‖ / ‖d‖`` ``(B,)``.
+        Returns ``g`` ``(B, nx, nz)`` (detached) and ``μ = ‖F(v) − d‖ / ‖d‖`` ``(B,)``. ``memory``
+        is the wavefield storage (:class:`~geolearn.wave.WaveModeling`); ``counter`` receives the
+        gradient count.
         """
         grads, misfits = [], []
         for b in range(v.shape[0]):
             d = observed[b].detach()
-            f, g = fwi_objective(v[b].detach(), self.geometry, d, memory=self.memory)
-            self.counter.add_gradient(1, self.geometry.n_shots)
+            f, g = fwi_objective(v[b].detach(), geometry, d, memory=memory)
+            if counter is not None:
+                counter.add_gradient(1, geometry.n_shots)
             grads.append(g)
             misfits.append(torch.sqrt(2 * f.detach().double()) / d.double().norm())
         return torch.stack(grads), torch.stack(misfits).to(v.dtype)
 
-    def layer(self, k: int, v: torch.Tensor, g: torch.Tensor, misfit: torch.Tensor) -> torch.Tensor:
-        """Layer ``k``: model ``v``, its gradient ``g`` (both ``(B, nx, nz)``) and relative misfit
-        ``(B,)`` (from :meth:`gradients`) to the next model."""
+    def layer(
+        self, k: int, v: torch.Tensor, g: torch.Tensor, misfit: torch.Tensor, depths: torch.Tensor
+    ) -> torch.Tensor:
+        """Layer ``k``: model ``v``, its gradient ``g`` (both ``(B, nx, nz)``), relative misfit
+        ``(B,)`` (from :meth:`gradients`) and the grid's row depths ``(nz,)`` in m to the next model."""
         if not 0 <= k < self.n_layers:
             raise ConfigError(f"layer index {k} out of range 0..{self.n_layers - 1}")
         grms = g.detach().flatten(1).pow(2).mean(1).sqrt().clamp_min(torch.finfo(g.dtype).tiny)
         gn = g / grms[:, None, None]
         vn = (v - self.v_scale[0]) / self.v_scale[1]
-        direction = torch.exp(self.log_precond[k])[None, None, :] * gn
+        direction = self.preconditioner(k, depths)[None, None, :] * gn
         direction = direction + self.nets[k](torch.stack([vn, gn], 1))[:, 0]
         return v - self.steps(misfit)[:, k, None, None] * torch.tanh(direction)
 
+    def misfits(
+        self,
+        v: torch.Tensor,
+        observed: torch.Tensor,
+        geometry: Geometry,
+        *,
+        counter: CostCounter | None = None,
+    ) -> torch.Tensor:
+        """Relative misfits ``‖F(v) − d‖ / ‖d‖`` ``(B,)`` by forward modelling only (one per model)."""
+        F = WaveModeling(geometry.model, geometry)
+        out = []
+        with torch.no_grad():
+            for b in range(v.shape[0]):
+                out.append((F(v[b]) - observed[b]).double().norm() / observed[b].double().norm())
+                if counter is not None:
+                    counter.add_forward(1, geometry.n_shots)
+        return torch.stack(out).to(v.dtype)
+
     def forward(
-        self, v0: torch.Tensor, observed: torch.Tensor, *, n_layers: int | None = None
+        self,
+        v0: torch.Tensor,
+        observed: torch.Tensor,
+        geometry: Geometry,
+        *,
+        n_layers: int | None = None,
+        safeguard: bool = True,
+        memory: str = "full",
+        counter: CostCounter | None = None,
     ) -> torch.Tensor:
         """Run ``n_layers`` (default all) layers from ``v0`` ``(B, nx, nz)`` (m/s) on records
-        ``(B, n_shots, n_rec, nt)``; returns ``(B, nx, nz)`` in m/s. Costs one gradient per layer and model.
+        ``(B, n_shots, n_rec, nt)`` of ``geometry``; returns ``(B, nx, nz)`` in m/s.
+
+        With ``safeguard`` the result is, per model, the iterate ``v_0 … v_K`` (the start included)
+        that explains the data best, so it never fits them worse than ``v0``. The misfits of the
+        iterates come with the gradients; the last one costs a forward modelling. Cost per model:
+        one gradient per layer, plus one forward modelling with ``safeguard``.
         """
-        if v0.ndim != 3 or tuple(v0.shape[1:]) != self.model.shape:
+        shape = geometry.model.shape
+        if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
+            raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
+        if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
             raise ShapeError(
-                f"v0 must be (B, {', '.join(map(str, self.model.shape))}), got {tuple(v0.shape)}"
+                f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
             )
-        if tuple(observed.shape) != (v0.shape[0], *self.geometry.record_shape):
-            raise ShapeError(
-                f"observed must be ({v0.shape[0]}, {', '.join(map(str, self.geometry.record_shape))}), got {tuple(observed.shape)}"
-            )
-        v = v0
-        for k in range(self.n_layers if n_layers is None else n_layers):
-            v = self.layer(k, v, *self.gradients(v, observed))
-        return v
+        depths = grid_depths(geometry)
+        n = self.n_layers if n_layers is None else n_layers
+        v = best = v0
+        g, misfit = self.gradients(v, observed, geometry, memory=memory, counter=counter)
+        best_misfit = misfit
+        for k in range(n):
+            v = self.layer(k, v, g, misfit, depths)
+            if k + 1 < n:
+                g, misfit = self.gradients(v, observed, geometry, memory=memory, counter=counter)
+            elif safeguard:
+                misfit = self.misfits(v, observed, geometry, counter=counter)
+            if safeguard:
+                best, best_misfit = best_iterate(v, misfit, best, best_misfit)
+        return best if safeguard else v
+
+
+def best_iterate(
+    v: torch.Tensor, misfit: torch.Tensor, best: torch.Tensor, best_misfit: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model ``(B, nx, nz)``: ``v`` where its misfit ``(B,)`` is below the best so far, else the best."""
+    better = misfit < best_misfit
+    return torch.where(better[:, None, None], v, best), torch.where(better, misfit, best_misfit)
 
 
 def fwi_training_loss(
     net: LearnedFWI,
+    geometry: Geometry,
     k: int,
     v: torch.Tensor,
     g: torch.Tensor,
@@ -175,27 +271,32 @@ def fwi_training_loss(
     v_true: torch.Tensor,
     observed: torch.Tensor | None = None,
     data_weight: float = 0.0,
+    *,
+    memory: str = "full",
+    counter: CostCounter | None = None,
 ) -> torch.Tensor:
-    """Loss of layer ``k`` on cached ``(v_k, g_k, μ_k)``: model MSE / std² plus an optional data term.
+    """Loss of layer ``k`` on cached ``(v_k, g_k, μ_k)`` of ``geometry``: model MSE / std² plus a data term.
 
     ``loss = mean((v_{k+1} − v*)²)/σ² + w · Σ_b ½‖F(v_{k+1}) − d_b‖² / ‖d_b‖²`` with ``σ`` the
     model normalisation; the data term back-propagates through ``F`` (adjoint state).
     """
-    v_next = net.layer(k, v, g, misfit)
+    v_next = net.layer(k, v, g, misfit, grid_depths(geometry))
     loss = (v_next - v_true).pow(2).mean() / net.v_scale[1] ** 2
     if data_weight > 0:
         if observed is None:
             raise ConfigError("data_weight > 0 needs the observed records")
-        F = WaveModeling(net.model, net.geometry, memory=net.memory)
+        F = WaveModeling(geometry.model, geometry, memory=memory)
         for b in range(v.shape[0]):
             r = F(v_next[b]) - observed[b]
-            net.counter.add_gradient(1, net.geometry.n_shots)
+            if counter is not None:
+                counter.add_gradient(1, geometry.n_shots)
             loss = loss + data_weight * 0.5 * r.pow(2).sum() / observed[b].pow(2).sum()
     return loss
 
 
 def train_learned_fwi(
     net: LearnedFWI,
+    geometry: Geometry,
     v_init: torch.Tensor,
     observed: torch.Tensor,
     v_true: torch.Tensor,
@@ -205,17 +306,24 @@ def train_learned_fwi(
     batch_size: int = 4,
     seed: int = 0,
     progress: bool = True,
+    memory: str = "full",
+    counter: CostCounter | None = None,
 ) -> dict[str, Any]:
-    """Greedy layer-wise training (module docstring): ``K·N`` FWI gradients in total.
+    """Greedy layer-wise training (module docstring) on one acquisition: ``K·N`` FWI gradients in total.
 
     Parameters
     ----------
+    net : LearnedFWI
+    geometry : Geometry
+        Acquisition (and grid) of the training records; passed to every gradient, not stored.
     v_init, v_true : Tensor ``(N, nx, nz)``
         Starting and true models, m/s.
     observed : Tensor ``(N, n_shots, n_rec, nt)``
         Records of the true models.
     steps_per_layer, lr, batch_size, seed, progress
         Adam settings per layer; ``progress=False`` silences tqdm.
+    memory, counter
+        Wavefield storage and cost counter of the gradients.
 
     Returns
     -------
@@ -224,11 +332,12 @@ def train_learned_fwi(
         the (v_k, g_k, μ_k) held while layer k trains ...]}``.
     """
     gen = torch.Generator().manual_seed(seed)
-    history: dict[str, Any] = {"loss": [], "cache_bytes": []}
-    start = net.counter.gradient
-    v = v_init.to(net.model.dtype)
+    history: dict[str, Any] = {"loss": [], "cache_bytes": [], "gradients": 0}
+    depths = grid_depths(geometry)
+    v = v_init.to(net.raw_step.dtype)
+    g, misfit = net.gradients(v, observed, geometry, memory=memory, counter=counter)
+    history["gradients"] += v.shape[0]
     for k in range(net.n_layers):
-        g, misfit = net.gradients(v, observed)
         history["cache_bytes"].append(sum(t.element_size() * t.numel() for t in (v, g, misfit)))
         params = [net.raw_step, net.step_slope, net.log_precond, *net.nets[k].parameters()]
         opt = torch.optim.Adam(params, lr=lr)
@@ -236,7 +345,7 @@ def train_learned_fwi(
         for _ in tqdm(range(steps_per_layer), desc=f"layer {k}", disable=not progress, leave=False):
             idx = torch.randint(v.shape[0], (min(batch_size, v.shape[0]),), generator=gen)
             opt.zero_grad(set_to_none=True)
-            loss = fwi_training_loss(net, k, v[idx], g[idx], misfit[idx], v_true[idx])
+            loss = fwi_training_loss(net, geometry, k, v[idx], g[idx], misfit[idx], v_true[idx])
             loss.backward()
             # Only row k of the per-layer parameters belongs to this stage.
             for p in (net.raw_step, net.step_slope, net.log_precond):
@@ -246,62 +355,11 @@ def train_learned_fwi(
             opt.step()
             losses.append(float(loss.detach()))
         history["loss"].append(losses)
-        with torch.no_grad():
-            v = net.layer(k, v, g, misfit)
         logger.info("learned FWI layer %d: loss %.4g -> %.4g", k, losses[0], losses[-1])
-    history["gradients"] = net.counter.gradient - start
+        if k + 1 == net.n_layers:
+            break
+        with torch.no_grad():
+            v = net.layer(k, v, g, misfit, depths)
+        g, misfit = net.gradients(v, observed, geometry, memory=memory, counter=counter)
+        history["gradients"] += v.shape[0]
     return history
-
-
-def gd_fwi(
-    v0: torch.Tensor,
-    geometry: Geometry,
-    observed: torch.Tensor,
-    n_gradients: int,
-    *,
-    step: float = 50.0,
-    max_trials: int = 6,
-    counter: CostCounter | None = None,
-    memory: str = "full",
-) -> torch.Tensor:
-    """Classical FWI baseline: normalised gradient descent with a backtracking (Armijo) line search.
-
-    ``v ← v − α g / max|g|`` with ``α`` (m/s) starting at twice the last accepted step (first:
-    ``step``) and halved until the misfit decreases sufficiently (each trial one forward
-    modelling, counted in ``counter.forward``). Per model of the batch.
-
-    Parameters
-    ----------
-    v0 : Tensor ``(B, nx, nz)`` in m/s.
-    observed : Tensor ``(B, n_shots, n_rec, nt)``.
-    n_gradients : int
-        Gradient evaluations (iterations).
-
-    Returns
-    -------
-    Tensor ``(B, nx, nz)``.
-    """
-    if n_gradients < 1 or not step > 0:
-        raise ConfigError(f"need n_gradients >= 1 and step > 0 m/s, got {n_gradients}, {step}")
-    counter = counter if counter is not None else CostCounter()
-    F = WaveModeling(geometry.model, geometry)
-    out = []
-    for b in range(v0.shape[0]):
-        v, d, alpha = v0[b].detach().clone(), observed[b], float(step)
-        for _ in range(n_gradients):
-            f, g = fwi_objective(v, geometry, d, memory=memory)
-            counter.add_gradient(1, geometry.n_shots)
-            direction = -g / g.abs().max().clamp_min(torch.finfo(g.dtype).tiny)
-            slope = float((g.double() * direction.double()).sum())
-            alpha = 2 * alpha
-            for _ in range(max_trials):
-                trial = v + alpha * direction
-                with torch.no_grad():
-                    ft = 0.5 * float((F(trial) - d).double().pow(2).sum())
-                counter.add_forward(1, geometry.n_shots)
-                if ft <= float(f) + 1e-4 * alpha * slope:
-                    v = trial
-                    break
-                alpha /= 2
-        out.append(v)
-    return torch.stack(out)

@@ -1,24 +1,36 @@
-"""Learned least-squares RTM: unrolled ISTA, PnP-FISTA and DEQ schemes with the Born operator inside.
+"""Learned least-squares RTM: unrolled ISTA with the Born operator inside, applied as ``net(y, J)``.
 
 The Born operator ``J`` (:class:`~geolearn.wave.BornOperator`, velocity parametrisation: domain
 a velocity perturbation ``δv`` in m/s, shape ``(nx, nz)``; range records
-``(n_shots, n_rec, nt)``) is used as the LinearOperator of the schemes in
-:mod:`geolearn.learned`, so every layer applies the real wave-equation ``J`` and ``Jᵀ`` and
-training back-propagates through them (the backward of ``J`` is ``Jᵀ`` and vice versa). No
-network stands in for the physics: the networks only correct images.
+``(n_shots, n_rec, nt)``) is the LinearOperator of the schemes of :mod:`geolearn.learned`, so
+every layer applies the real wave-equation ``J`` and ``Jᵀ`` and training back-propagates through
+them (the backward of ``J`` is ``Jᵀ`` and vice versa). No network stands in for the physics:
+the networks only correct images.
 
-- :func:`learned_lsrtm`: :class:`~geolearn.learned.UnrolledISTA` on ``J`` with learned steps and
-  image-domain (or transform-domain) thresholds, plus an optional :class:`ImageCorrection` CNN
-  per layer.
-- :func:`train_learned_lsrtm`: supervised training on pairs ``(J δv, δv)`` from
-  :mod:`geolearn.learned_inversion.generator`, on the image error and optionally the data misfit
-  ``‖J x̂ − y‖`` (:func:`lsrtm_loss`), so that images also explain the data.
-- :func:`cg_lsrtm`, :func:`pnp_fista_lsrtm`, :func:`deq_lsrtm`: the classical baseline, plug-and-play
-  FISTA with a trained denoiser, and the deep-equilibrium variant.
+Physics at call time
+--------------------
+The networks store no operator. One trained network images another survey's geometry and
+background velocity because nothing it learned is tied to the training ``J``:
 
-Cost: wrap ``J`` in :class:`~geolearn.learned_inversion.metrics.CountingOperator` to count J/Jᵀ; a
-``K``-layer unrolled scheme started at zero costs ``2K − 1`` applications, like ``K − 1`` CG
-iterations.
+- steps are fractions ``t_k`` of the per-sample exact line-search step of the first gradient
+  step, ``s = ‖Jᵀy‖²/‖JJᵀy‖²`` (:func:`~geolearn.learned.cauchy_steps`), computed from the
+  call's ``J`` and data. It follows the survey's illumination, number of shots, background and
+  frequency band (``J → αJ``, ``y → αy`` leaves the images unchanged), for one more ``J`` per
+  sample and call;
+- thresholds and :class:`ImageCorrection` CNNs act on the image in m/s (physical units);
+- the CNNs are convolutional, so any grid shape works, but they see the image in *grid cells*:
+  a grid spacing or frequency band outside the training ones changes what a 3×3 kernel means,
+  which :mod:`~geolearn.learned_inversion.persistence` warns about.
+
+Contents: :func:`learned_lsrtm` (unrolled ISTA with learned steps, image- or DCT-domain
+thresholds and an optional :class:`ImageCorrection` per layer), :func:`train_learned_lsrtm`
+(supervised on pairs ``(J δv, δv)`` from :mod:`~geolearn.learned_inversion.generator`, image
+error plus optionally the data misfit, :func:`lsrtm_loss`), :func:`cg_lsrtm` (the classical
+baseline). Plug-and-play and DEQ variants are in :mod:`~geolearn.learned_inversion.pnp`.
+
+Cost: wrap ``J`` in :class:`~geolearn.learned_inversion.metrics.CountingOperator` to count J/Jᵀ. A
+``K``-layer learned LSRTM costs ``2K`` applications per sample (``Jᵀy``, the ``J`` of its step
+scale, then a ``J`` and a ``Jᵀ`` per further layer); ``n`` CG iterations cost ``2n + 1``.
 """
 
 from __future__ import annotations
@@ -29,29 +41,26 @@ import torch
 from torch import nn
 
 from geolearn.errors import ConfigError, ShapeError
-from geolearn.learned import DEQ, DnCNN, PnPISTA, Trainer, TrainingHistory, UnrolledISTA, train_denoiser
-from geolearn.learned.cnn import zero_output_cnn
+from geolearn.learned import Trainer, TrainingHistory, UnrolledISTA, zero_output_cnn
 from geolearn.learned.training import Loss
-from geolearn.operators import LinearOperator, operator_norm
+from geolearn.operators import DCT2, LinearOperator
 from geolearn.solvers import tikhonov_cg
 
 __all__ = [
+    "TRANSFORMS",
     "ImageCorrection",
-    "ScaledDenoiser",
     "TransformedScheme",
-    "born_lipschitz_bound",
     "cg_lsrtm",
-    "deq_lsrtm",
     "learned_lsrtm",
     "lsrtm_loss",
     "lsrtm_pairs",
-    "pnp_fista_lsrtm",
-    "steepest_descent_step",
     "train_learned_lsrtm",
-    "train_lsrtm_denoiser",
 ]
 
 logger = logging.getLogger("geolearn.learned_inversion.lsrtm")
+
+#: Coefficient domains :func:`learned_lsrtm` can threshold in.
+TRANSFORMS = ("dct",)
 
 
 class ImageCorrection(nn.Module):
@@ -100,104 +109,77 @@ class ImageCorrection(nn.Module):
         return self.body(x[:, None] / self.scale)[:, 0] * self.scale
 
 
-class ScaledDenoiser(nn.Module):
-    """Apply an image denoiser in normalised units: ``D(x) = s · D₀(x / s)`` (same Lipschitz bound)."""
-
-    def __init__(self, denoiser: nn.Module, scale: float) -> None:
-        super().__init__()
-        if not scale > 0:
-            raise ConfigError(f"scale must be positive (image units), got {scale}")
-        self.denoiser = denoiser
-        self.register_buffer("scale", torch.tensor(float(scale)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.scale.to(x.dtype)
-        return self.denoiser(x / s) * s
-
-
 class TransformedScheme(nn.Module):
     """A scheme run on coefficients ``c`` of an orthonormal synthesis ``S``: image ``= S c``.
 
-    ``S`` maps coefficients to images, like :class:`~geolearn.operators.DCT2` (and
-    :func:`~geolearn.imaging.lsrtm`'s ``transform="dct"``). The wrapped scheme was built on
-    ``J S``, so its thresholds act on the analysis coefficients ``Sᵀ x`` (for ``DCT2``, the
-    DCT coefficients of the image). ``forward(y, n_layers=None)`` returns images ``(B, nx, nz)``.
+    ``S`` (``"dct"``: :class:`~geolearn.operators.DCT2`, as :func:`~geolearn.imaging.lsrtm`'s
+    ``transform="dct"``) is built for the grid of each call's ``J``, and the wrapped scheme runs on
+    ``J S``, so its thresholds act on the analysis coefficients ``Sᵀ x`` (the DCT coefficients of
+    the image). ``forward(y, J, n_layers=None, lipschitz=None)`` returns images ``(B, nx, nz)``.
     """
 
-    def __init__(self, scheme: nn.Module, transform: LinearOperator) -> None:
+    def __init__(self, scheme: nn.Module, transform: str = "dct") -> None:
         super().__init__()
+        if transform not in TRANSFORMS:
+            raise ConfigError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
         self.scheme, self.transform = scheme, transform
         self.n_layers = getattr(scheme, "n_layers", None)
+        self.synthesis_by_grid: dict[tuple, LinearOperator] = {}  # a cache, not state
 
-    def forward(self, y: torch.Tensor, *, n_layers: int | None = None) -> torch.Tensor:
-        c = self.scheme(y) if n_layers is None else self.scheme(y, n_layers=n_layers)
-        return self.transform(c)
+    def synthesis(self, J: LinearOperator) -> LinearOperator:
+        """``S`` on ``J``'s image grid, dtype and device (built once per grid)."""
+        key = (J.domain_shape, J.dtype, J.device)
+        if key not in self.synthesis_by_grid:
+            self.synthesis_by_grid[key] = DCT2(J.domain_shape, dtype=J.dtype).to(device=J.device)
+        return self.synthesis_by_grid[key]
 
-
-def born_lipschitz_bound(J: LinearOperator, *, n_iter: int = 8, safety: float = 1.1, seed: int = 0) -> float:
-    """An upper bound ``safety · ‖J‖₂²`` on the Lipschitz constant of ``x ↦ ½‖Jx − y‖²``'s gradient.
-
-    ``n_iter`` power iterations of :func:`geolearn.operators.operator_norm` (``2 n_iter`` applications);
-    not to be confused with :func:`geolearn.learned.estimate_lipschitz` (a denoiser's constant).
-
-    Power iteration approaches ``‖J‖`` from below; ``safety`` > 1 keeps steps ``γ ≤ 1/L`` safe.
-    """
-    if n_iter < 1 or not safety >= 1:
-        raise ConfigError(f"need n_iter >= 1 and safety >= 1, got n_iter={n_iter}, safety={safety}")
-    return safety * operator_norm(J, tol=1e-3, max_iter=n_iter, seed=seed) ** 2
-
-
-def steepest_descent_step(J: LinearOperator, y: torch.Tensor) -> float:
-    """Mean exact line-search step ``‖Jᵀy‖² / ‖J Jᵀy‖²`` of the first gradient step from zero.
-
-    ``y`` is ``(B, *J.range_shape)``; costs one Jᵀ and one J per sample. On band-limited data this
-    step is typically many times ``1/‖J‖²``.
-    """
-    with torch.no_grad():
-        g = J.adjoint(y)
-        Jg = J(g)
-    num = g.double().flatten(1).pow(2).sum(1)
-    den = Jg.double().flatten(1).pow(2).sum(1)
-    if bool((den <= 0).any()):
-        raise ConfigError("J Jᵀy is zero for a sample: the data carry nothing the operator can image")
-    return float((num / den).mean())
+    def forward(
+        self,
+        y: torch.Tensor,
+        J: LinearOperator,
+        *,
+        n_layers: int | None = None,
+        lipschitz: float | None = None,
+    ) -> torch.Tensor:
+        S = self.synthesis(J)
+        if lipschitz is None and getattr(self.scheme, "step_scale", None) == "lipschitz":
+            lipschitz = self.scheme.lipschitz_estimator(J)  # ‖J S‖ = ‖J‖, remembered for J itself
+        kwargs = {} if lipschitz is None else {"lipschitz": lipschitz}
+        if n_layers is not None:
+            kwargs["n_layers"] = n_layers
+        return S(self.scheme(y, J @ S, **kwargs))
 
 
 def learned_lsrtm(
-    J: LinearOperator,
     n_layers: int = 3,
     *,
-    step: float,
     scale: float,
+    step: float = 1.0,
     correction: bool = True,
     features: int = 16,
     depth: int = 3,
     threshold: float = 0.01,
     activation: str = "relu",
-    transform: LinearOperator | None = None,
+    transform: str | None = None,
     seed: int = 0,
+    dtype: torch.dtype = torch.float32,
 ) -> nn.Module:
-    """Build learned LSRTM: unrolled ISTA on ``J`` with per-layer CNN corrections.
+    """Build learned LSRTM: unrolled ISTA with per-layer CNN corrections, applied as ``net(y, J)``.
 
-    Layer ``k``: ``x ← S_{θ_k}(x − γ_k Jᵀ(J x − y))``, then ``x ← x + C_k(x)``.
-
-    Steps start at ``step`` and are bounded by ``2·step`` (``γ_k = 2·step·sigmoid(ρ_k)``). Pass
-    ``step = 1/L`` with ``L ≥ ‖J‖²`` for a scheme whose layers are nonexpansive; a few unrolled
-    layers need no global stability, and :func:`steepest_descent_step` (often ≫ ``1/L`` on
-    band-limited data) gives a far better start.
+    Layer ``k``: ``x ← S_{θ_k}(x − t_k s Jᵀ(J x − y))``, then ``x ← x + C_k(x)``, with ``s`` the
+    per-sample first exact line-search step of the call (module docstring) and ``t_k ∈ (0, 2]``
+    learned. A few unrolled layers need no global stability; with ``t_0 = 1`` the first layer,
+    before thresholding and correction, is CG's first iterate.
 
     Parameters
     ----------
-    J : LinearOperator
-        Born operator (domain ``(nx, nz)`` in m/s, range records), possibly wrapped in a
-        :class:`~geolearn.learned_inversion.metrics.CountingOperator`.
     n_layers : int
-        ``K``; costs ``2K − 1`` J/Jᵀ applications per sample from ``x₀ = 0``.
-    step : float
-        Initial step (see above), in (m/s) per (data unit)².
+        ``K``; costs ``2K`` J/Jᵀ applications per sample.
     scale : float
         Typical image amplitude (e.g. the std of training targets, m/s) for the CNN and the
         initial thresholds ``θ_k = threshold · scale``.
+    step : float
+        Initial step fractions ``t_k`` in ``(0, 2]``.
     correction : bool
         Add an :class:`ImageCorrection` per layer.
     features, depth : int
@@ -206,39 +188,39 @@ def learned_lsrtm(
         Initial thresholds as a fraction of ``scale``.
     activation : {"relu", "silu"}
         CNN nonlinearity.
-    transform : LinearOperator, optional
-        Orthonormal synthesis ``S`` on ``(nx, nz)`` (coefficients to image, e.g.
-        :class:`~geolearn.operators.DCT2`): the scheme runs on ``J S`` so thresholds act on
-        ``Sᵀ x`` (returns a :class:`TransformedScheme`); the corrections then act on coefficients.
+    transform : {None, "dct"}
+        Threshold the DCT coefficients of the image instead of the image (returns a
+        :class:`TransformedScheme`); the corrections then act on coefficients.
     seed : int
         Seed of the CNN initialisation (layer ``k`` uses ``seed + k``).
+    dtype : torch.dtype
+        Parameter dtype (the Born operator's).
 
     Returns
     -------
     nn.Module
-        ``net(y) -> (B, nx, nz)``; accepts ``n_layers=`` like every IterationMap.
+        ``net(y, J) -> (B, nx, nz)``; accepts ``n_layers=`` like every IterationMap.
     """
-    if not scale > 0 or not threshold > 0 or not step > 0:
+    if not scale > 0 or not threshold > 0 or not 0 < step <= 2:
         raise ConfigError(
-            f"step, scale and threshold must be positive, got step={step}, scale={scale}, threshold={threshold}"
+            f"need scale > 0, threshold > 0 and 0 < step <= 2; got scale={scale}, threshold={threshold}, step={step}"
         )
-    A = J if transform is None else J @ transform
     corrections = (
         [
-            ImageCorrection(features, depth, scale=scale, activation=activation, seed=seed + k, dtype=J.dtype)
+            ImageCorrection(features, depth, scale=scale, activation=activation, seed=seed + k, dtype=dtype)
             for k in range(n_layers)
         ]
         if correction
         else None
     )
-    # UnrolledISTA bounds steps by c/L: L = 1/(2 step), c = 1 gives the bound 2·step.
     net = UnrolledISTA(
-        A,
         n_layers,
-        lipschitz=1.0 / (2.0 * step),
         step_init=step,
+        step_bound=2.0,
+        step_scale="cauchy",
         threshold_init=threshold * scale,
         corrections=corrections,
+        dtype=dtype,
     )
     return net if transform is None else TransformedScheme(net, transform)
 
@@ -293,10 +275,10 @@ def lsrtm_loss(J: LinearOperator | None = None, data_weight: float = 0.0) -> Los
 
 def train_learned_lsrtm(
     net: nn.Module,
+    J: LinearOperator,
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     *,
-    J: LinearOperator | None = None,
     data_weight: float = 0.0,
     n_steps: int = 50,
     lr: float = 1e-2,
@@ -309,11 +291,11 @@ def train_learned_lsrtm(
     Parameters
     ----------
     net : nn.Module
-        From :func:`learned_lsrtm` (or any ``net(y) -> x``).
+        From :func:`learned_lsrtm` (or any ``net(y, J) -> x``).
+    J : LinearOperator
+        The Born operator of the training pairs, passed to every call of ``net`` (not stored).
     train, val : (y, x) pairs
         Records ``(N, n_shots, n_rec, nt)`` and perturbations ``(N, nx, nz)``.
-    J : LinearOperator, optional
-        The Born operator, for the data term.
     data_weight : float
         Weight ``w`` of the relative data misfit in the loss (0: image error only).
     n_steps, lr, batch_size, seed, progress
@@ -321,6 +303,7 @@ def train_learned_lsrtm(
     """
     trainer = Trainer(
         net,
+        operator=J,
         lr=lr,
         batch_size=batch_size,
         seed=seed,
@@ -340,111 +323,3 @@ def cg_lsrtm(J: LinearOperator, y: torch.Tensor, n_iter: int) -> torch.Tensor:
     if n_iter < 1:
         raise ConfigError(f"n_iter must be >= 1, got {n_iter}")
     return tikhonov_cg(J, y, 0.0, max_iter=n_iter, tol=0.0).x
-
-
-def pnp_fista_lsrtm(
-    J: LinearOperator,
-    y: torch.Tensor,
-    denoiser: nn.Module,
-    n_iter: int,
-    *,
-    lipschitz: float,
-    step: float | None = None,
-) -> torch.Tensor:
-    """Plug-and-play FISTA: ``x_{k+1} = D(z_k − γ Jᵀ(J z_k − y))`` with Nesterov momentum on ``z``.
-
-    Parameters
-    ----------
-    J : LinearOperator
-    y : Tensor ``(B, n_shots, n_rec, nt)``
-    denoiser : nn.Module
-        ``(B, nx, nz) -> (B, nx, nz)``, e.g. ``ScaledDenoiser(DnCNN(mode="firm"), scale)``.
-    n_iter : int
-        Iterations; costs ``2 n_iter − 1`` applications from ``x₀ = 0``.
-    lipschitz : float
-        ``L ≥ ‖J‖²``.
-    step : float, optional
-        ``γ``; default ``1/L``.
-    """
-    if n_iter < 1:
-        raise ConfigError(f"n_iter must be >= 1, got {n_iter}")
-    gamma = 1.0 / lipschitz if step is None else float(step)
-    if not 0 < gamma * lipschitz <= 1.0 + 1e-9:
-        raise ConfigError(f"step must lie in (0, 1/L] = (0, {1 / lipschitz:.4g}], got {gamma:.4g}")
-    x = y.new_zeros((y.shape[0], *J.domain_shape))
-    z, t = x, 1.0
-    with torch.no_grad():
-        for _ in range(n_iter):
-            x_new = denoiser(z - gamma * J.adjoint(J(z) - y))
-            t_new = 0.5 * (1 + (1 + 4 * t * t) ** 0.5)
-            z = x_new + ((t - 1) / t_new) * (x_new - x)
-            x, t = x_new, t_new
-    return x
-
-
-def deq_lsrtm(
-    J: LinearOperator,
-    denoiser: nn.Module,
-    *,
-    lipschitz: float,
-    max_iter: int = 30,
-    tol: float = 1e-4,
-    backward_max_iter: int = 30,
-    backward_tol: float = 1e-6,
-    solver: str = "anderson",
-) -> DEQ:
-    """Deep-equilibrium learned LSRTM: the fixed point of ``x = D(x − γ Jᵀ(J x − y))``.
-
-    Built on :class:`~geolearn.learned.PnPISTA` with one layer and a learned step ``γ ≤ 1/L``;
-    with a firmly nonexpansive denoiser (``DnCNN(mode="firm")``) the map is averaged and the
-    iteration converges. Gradients are implicit (one adjoint fixed-point solve), so training
-    memory does not grow with the number of iterations.
-
-    Returns
-    -------
-    DEQ
-        ``deq(y) -> (B, nx, nz)``.
-    """
-    return DEQ(
-        PnPISTA(J, 1, denoiser, lipschitz=lipschitz),
-        solver=solver,
-        tol=tol,
-        max_iter=max_iter,
-        backward_tol=backward_tol,
-        backward_max_iter=backward_max_iter,
-    )
-
-
-def train_lsrtm_denoiser(
-    images: torch.Tensor,
-    *,
-    scale: float,
-    noise_std: float | tuple[float, float] = (0.05, 0.3),
-    features: int = 16,
-    depth: int = 4,
-    mode: str = "firm",
-    n_steps: int = 200,
-    patch_size: int | None = None,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[ScaledDenoiser, TrainingHistory]:
-    """Train a :class:`~geolearn.learned.DnCNN` on generator images ``(N, nx, nz)`` (m/s) for PnP/DEQ.
-
-    Images are divided by ``scale`` for training (noise levels are in those normalised units);
-    the returned :class:`ScaledDenoiser` works in m/s. ``mode="firm"`` keeps it firmly
-    nonexpansive (needed for DEQ convergence). No wave-equation solve is involved.
-    """
-    dn = DnCNN(1, features, depth, mode=mode, seed=seed).to(images.dtype)
-    patch = patch_size or min(images.shape[1:])
-    hist = train_denoiser(
-        dn,
-        images / scale,
-        noise_std=noise_std,
-        patch_size=patch,
-        batch_size=8,
-        n_steps=n_steps,
-        lr=2e-3,
-        seed=seed,
-        progress=progress,
-    )
-    return ScaledDenoiser(dn, scale).to(images.dtype), hist

@@ -1,23 +1,34 @@
-"""Save and load trained learned-inversion networks with the configuration that rebuilds their operators.
+"""Save and load trained learned-inversion networks with the description of what they were trained on.
 
-A weights file (``torch.save``; loadable with ``weights_only=True``, no pickled code) holds:
+A network stores no operator (it takes it at call time), so a weights file holds the network
+and, as metadata, the training domain; applying the network to another survey is allowed:
 
-- ``kind`` (``"learned_lsrtm"`` or ``"learned_fwi"``) and ``hyper``, the builder arguments;
-- ``operators``: grid (shape, spacing, origin, absorbing layer, space order, free surface,
-  boundary, dtype), acquisition (sources, receivers, dt, nt, wavelets) and, for learned LSRTM,
-  the background velocity of the Born operator (m/s, ``(nx, nz)``);
-- ``state_dict``: the network's parameters and buffers.
+- ``kind`` (``"learned_lsrtm"`` or ``"learned_fwi"``), ``hyper`` (the builder's keyword
+  arguments: plain scalars) and ``dtype``;
+- ``state_dict``: the network's parameters and buffers;
+- ``training``: every training acquisition and grid as a
+  :meth:`~geolearn.imaging.ShotProblem.to_dict` mapping, the learned-LSRTM background
+  velocities (m/s, ``(nx, nz)``), the range of grid spacings (m, per axis) and the frequency
+  band (Hz) of the training wavelets (:func:`frequency_band`).
 
-:func:`load_learned` rebuilds the operators from the file alone, or checks them against the
-``model`` / ``geometry`` / ``velocity`` the caller has and raises a
-:class:`~geolearn.errors.GeometryError` listing every difference (a network trained for one
-acquisition is wrong for another).
+Everything is a tensor, a number, a string, a list or a dict: the file is read with
+``torch.load(weights_only=True)`` and cannot run code. It is written atomically.
+
+:func:`check_transfer` compares a survey with the training domain. A grid spacing or frequency
+band outside the training ones is allowed, but changes what the convolutions see (they count in
+grid cells, and the image's wavenumbers follow the band), so it is reported twice: a log record
+on ``geolearn.learned_inversion.persistence`` and a :class:`OutsideTrainingWarning`. Other
+differences (acquisition, background, grid size, absorbing layer) are what the call-time
+operator is for and pass silently. :func:`learned_migrate` builds the Born operator of the
+user's survey and velocity and applies the network.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,89 +38,160 @@ import torch
 from torch import nn
 
 from geolearn.atomic import atomic_path
-from geolearn.errors import ConfigError, GeometryError
-from geolearn.learned_inversion.metrics import CostCounter, CountingOperator
-from geolearn.wave import BornOperator, Geometry, Model
+from geolearn.errors import ConfigError
+from geolearn.imaging import ShotProblem, resolve_survey
+from geolearn.wave import BornOperator, Geometry, WaveModeling
 
-__all__ = ["KINDS", "LoadedNetwork", "learned_migrate", "load_learned", "operator_config", "save_learned"]
+__all__ = [
+    "KINDS",
+    "LoadedNetwork",
+    "OutsideTrainingWarning",
+    "TrainingDomain",
+    "check_transfer",
+    "frequency_band",
+    "learned_migrate",
+    "load_learned",
+    "save_learned",
+]
 
 logger = logging.getLogger("geolearn.learned_inversion.persistence")
 
 KINDS = ("learned_lsrtm", "learned_fwi")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: Relative slack before a spacing or band edge counts as outside the training range.
+SPACING_RTOL, BAND_RTOL = 1e-3, 0.02
 
 
-def operator_config(model: Model, geometry: Geometry, velocity: torch.Tensor | None = None) -> dict[str, Any]:
-    """Everything needed to rebuild ``model``, ``geometry`` (and a Born operator at ``velocity``).
+class OutsideTrainingWarning(UserWarning):
+    """A network is applied where its training data give no evidence: grid spacing or frequency band."""
 
-    Arrays are float64 tensors; scalars are Python values (safe for ``weights_only`` loading).
+
+def frequency_band(
+    wavelets: np.ndarray | torch.Tensor, dt: float, *, level: float = 0.1
+) -> tuple[float, float]:
+    """Band (Hz) where the wavelets' amplitude spectrum is at least ``level`` × its peak (−20 dB).
+
+    Parameters
+    ----------
+    wavelets : array ``(n_shots, nt)`` or ``(nt,)``
+        Source wavelets sampled at ``dt`` s.
+    dt : float
+        Sampling interval in s.
+    level : float
+        Fraction of each wavelet's peak amplitude that delimits the band, in (0, 1).
+
+    Returns
+    -------
+    (f_lo, f_hi) : the union over shots, edges interpolated linearly between frequency bins.
     """
-    cfg: dict[str, Any] = {
-        "shape": list(model.shape),
-        "spacing": list(model.spacing),
-        "origin": list(model.origin),
-        "nbl": model.nbl,
-        "space_order": model.space_order,
-        "free_surface": model.free_surface,
-        "boundary": model.boundary,
-        "dtype": str(model.dtype).removeprefix("torch."),
-        "reference_velocity": model.vp.detach().double().clone(),
-        "src_positions": torch.as_tensor(geometry.src_positions, dtype=torch.float64),
-        "rec_positions": [torch.as_tensor(r, dtype=torch.float64) for r in geometry.rec_positions],
-        "dt": float(geometry.dt),
-        "nt": int(geometry.nt),
-        "wavelets": geometry.wavelets.detach().double().clone(),
-    }
-    if velocity is not None:
-        cfg["velocity"] = torch.as_tensor(velocity).detach().double().clone()
-    return cfg
+    w = np.atleast_2d(np.asarray(torch.as_tensor(wavelets).detach().cpu(), dtype=np.float64))
+    if not 0 < level < 1 or not dt > 0:
+        raise ConfigError(f"need 0 < level < 1 and dt > 0 s, got level={level}, dt={dt}")
+    # Zero-padded to a 0.25 Hz grid: a short record alone resolves the band edges coarsely.
+    n = max(w.shape[-1], int(np.ceil(4.0 / dt)))
+    freqs = np.fft.rfftfreq(n, dt)
+    lo, hi = np.inf, -np.inf
+    for amp in np.abs(np.fft.rfft(w, n=n, axis=-1)):
+        if not amp.max() > 0:
+            raise ConfigError("a wavelet is identically zero; it has no frequency band")
+        above = np.flatnonzero(amp >= level * amp.max())
+        i, j = above[0], above[-1]
+        cut = level * amp.max()
+        f_lo = freqs[i] if i == 0 else np.interp(cut, [amp[i - 1], amp[i]], [freqs[i - 1], freqs[i]])
+        f_hi = (
+            freqs[j] if j == len(amp) - 1 else np.interp(cut, [amp[j + 1], amp[j]], [freqs[j + 1], freqs[j]])
+        )
+        lo, hi = min(lo, float(f_lo)), max(hi, float(f_hi))
+    return lo, hi
 
 
-def _rebuild(cfg: dict[str, Any]) -> tuple[Model, Geometry, torch.Tensor | None]:
-    dtype = _DTYPES[cfg["dtype"]]
-    model = Model(
-        cfg["reference_velocity"].numpy(), cfg["spacing"], cfg["origin"], nbl=cfg["nbl"],
-        space_order=cfg["space_order"], free_surface=cfg["free_surface"], boundary=cfg["boundary"],
-        dtype=dtype,
-    )  # fmt: skip
-    geometry = Geometry(
-        model, cfg["src_positions"].numpy(), [r.numpy() for r in cfg["rec_positions"]],
-        (cfg["nt"] - 1) * cfg["dt"], dt=cfg["dt"], wavelet=cfg["wavelets"].numpy(),
-    )  # fmt: skip
-    velocity = cfg.get("velocity")
-    return model, geometry, (velocity.to(dtype) if velocity is not None else None)
+@dataclass
+class TrainingDomain:
+    """What a network was trained on: acquisitions and grids, backgrounds, spacing and band.
 
+    Attributes
+    ----------
+    problems : list of ShotProblem
+        The training acquisitions with their grids and wavelets.
+    velocities : list of ndarray ``(nx, nz)``
+        Learned-LSRTM background velocities in m/s (empty for learned FWI).
+    spacing_range : ndarray ``(ndim, 2)``
+        Smallest and largest grid spacing per axis, m.
+    band : (float, float)
+        Union of the training wavelets' frequency bands, Hz (:func:`frequency_band`).
+    """
 
-def _differences(saved: dict[str, Any], current: dict[str, Any], check_velocity: bool) -> list[str]:
-    out = []
-    for key, ref in saved.items():
-        if key == "reference_velocity" or (key == "velocity" and not check_velocity):
-            continue  # the reference only fixes the damping profile
-        if key not in current:
-            continue
-        now = current[key]
-        if isinstance(ref, list) and ref and isinstance(ref[0], torch.Tensor):
-            same = len(ref) == len(now) and all(
-                a.shape == b.shape and torch.allclose(a, b, rtol=1e-6, atol=1e-6) for a, b in zip(ref, now)
+    problems: list[ShotProblem]
+    velocities: list[np.ndarray]
+    spacing_range: np.ndarray
+    band: tuple[float, float]
+
+    @classmethod
+    def from_geometries(
+        cls, geometries: Sequence[Geometry], velocities: Sequence[Any] = ()
+    ) -> TrainingDomain:
+        """The domain of one or more training geometries (each with its model) and backgrounds."""
+        problems = [ShotProblem.from_wave(g.model, g) for g in geometries]
+        spacing = np.array([p.spacing for p in problems])
+        bands = np.array([frequency_band(p.wavelets, p.dt) for p in problems])
+        return cls(
+            problems=problems,
+            velocities=[np.asarray(torch.as_tensor(v).detach().cpu(), dtype=np.float64) for v in velocities],
+            spacing_range=np.stack([spacing.min(0), spacing.max(0)], 1),
+            band=(float(bands[:, 0].min()), float(bands[:, 1].max())),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Tensors, numbers and lists only (``torch.load(weights_only=True)`` reads it back)."""
+        return {
+            "problems": [p.to_dict(tensors=True) for p in self.problems],
+            "velocities": [torch.from_numpy(v.copy()) for v in self.velocities],
+            "spacing_range": torch.from_numpy(self.spacing_range.copy()),
+            "band": [float(b) for b in self.band],
+        }
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> TrainingDomain:
+        return cls(
+            problems=[ShotProblem.from_dict(p) for p in mapping["problems"]],
+            velocities=[v.double().numpy() for v in mapping["velocities"]],
+            spacing_range=mapping["spacing_range"].double().numpy(),
+            band=(float(mapping["band"][0]), float(mapping["band"][1])),
+        )
+
+    def outside(self, geometry: Geometry) -> list[str]:
+        """What of ``geometry`` lies outside the training domain: spacing per axis, band edges."""
+        out = []
+        spacing = geometry.model.spacing
+        if len(spacing) != self.spacing_range.shape[0]:
+            return [
+                f"the grid has {len(spacing)} dimensions, the training grids {self.spacing_range.shape[0]}"
+            ]
+        for axis, (h, (lo, hi)) in enumerate(zip(spacing, self.spacing_range)):
+            if h < lo * (1 - SPACING_RTOL) or h > hi * (1 + SPACING_RTOL):
+                out.append(f"grid spacing {h:g} m on axis {axis} is outside the trained {lo:g}-{hi:g} m")
+        f_lo, f_hi = frequency_band(geometry.wavelets, geometry.dt)
+        t_lo, t_hi = self.band
+        if f_lo < t_lo * (1 - BAND_RTOL) or f_hi > t_hi * (1 + BAND_RTOL):
+            out.append(
+                f"frequency band {f_lo:.1f}-{f_hi:.1f} Hz is outside the trained {t_lo:.1f}-{t_hi:.1f} Hz "
+                f"(amplitude above 10 % of its peak)"
             )
-            desc = f"receiver counts {[len(r) for r in ref]} vs {[len(r) for r in now]}"
-        elif isinstance(ref, torch.Tensor):
-            same = ref.shape == now.shape and torch.allclose(ref, now, rtol=1e-5, atol=1e-6)
-            desc = (
-                f"shape {tuple(ref.shape)} vs {tuple(now.shape)}"
-                if ref.shape != now.shape
-                else f"max |difference| {float((ref - now).abs().max()):.4g}"
-            )
-        elif isinstance(ref, float):
-            same = abs(ref - now) <= 1e-9 * max(abs(ref), 1.0)
-            desc = f"{ref:.9g} vs {now:.9g}"
-        else:
-            same = ref == now
-            desc = f"{ref!r} vs {now!r}"
-        if not same:
-            out.append(f"{key} ({desc})")
-    return out
+        return out
+
+
+def check_transfer(training: TrainingDomain, geometry: Geometry) -> list[str]:
+    """Report (log record and :class:`OutsideTrainingWarning`) where ``geometry`` leaves the training domain.
+
+    Returns the list of findings (empty inside the domain). Applying the network is allowed either way.
+    """
+    findings = training.outside(geometry)
+    if findings:
+        msg = "the network is applied outside its training domain: " + "; ".join(findings)
+        logger.warning(msg)
+        warnings.warn(msg, OutsideTrainingWarning, stacklevel=2)
+    return findings
 
 
 def save_learned(
@@ -118,40 +200,53 @@ def save_learned(
     *,
     kind: str,
     hyper: dict[str, Any],
-    model: Model,
-    geometry: Geometry,
-    velocity: torch.Tensor | None = None,
+    geometry: Geometry | Sequence[Geometry],
+    velocity: Any | Sequence[Any] | None = None,
 ) -> Path:
-    """Write ``net``'s weights and the configuration that rebuilds it (atomically).
+    """Write ``net``'s weights, builder arguments and training domain (atomically).
 
     Parameters
     ----------
     path : path-like
         Destination file (conventionally ``.pt``).
     net : nn.Module
-        Built by :func:`~geolearn.learned_inversion.lsrtm.learned_lsrtm` (``kind="learned_lsrtm"``,
-        ``velocity`` = the Born background) or :class:`~geolearn.learned_inversion.fwi.LearnedFWI`
-        (``kind="learned_fwi"``).
+        Built by :func:`~geolearn.learned_inversion.learned_lsrtm` (``kind="learned_lsrtm"``) or
+        :class:`~geolearn.learned_inversion.LearnedFWI` (``kind="learned_fwi"``).
     hyper : dict
-        The builder's keyword arguments (ints, floats, bools, strings).
-    model, geometry : Model, Geometry
-        The operators' grid and acquisition.
-    velocity : Tensor, optional
-        Background velocity ``(nx, nz)`` in m/s (required for learned LSRTM).
+        The builder's keyword arguments (ints, floats, bools, strings or None), without ``dtype``.
+    geometry : Geometry or sequence of Geometry
+        The training acquisition(s), each with its model (grid).
+    velocity : tensor/array ``(nx, nz)`` or sequence, optional
+        Learned LSRTM: the Born background velocity of each training geometry, m/s.
     """
     if kind not in KINDS:
         raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
-    if kind == "learned_lsrtm" and velocity is None:
-        raise ConfigError("learned_lsrtm needs the Born background velocity to rebuild J: pass velocity=")
-    bad = {k: type(v).__name__ for k, v in hyper.items() if not isinstance(v, (int, float, bool, str))}
-    if bad:
-        raise ConfigError(f"hyper values must be int, float, bool or str; got {bad}")
+    bad = {
+        k: type(v).__name__
+        for k, v in hyper.items()
+        if v is not None and not isinstance(v, (int, float, str))
+    }
+    if bad or "dtype" in hyper:
+        raise ConfigError(
+            f"hyper values must be int, float, bool, str or None, and no dtype; got {bad or hyper}"
+        )
+    geometries = [geometry] if isinstance(geometry, Geometry) else list(geometry)
+    velocities = (
+        [] if velocity is None else list(velocity) if isinstance(velocity, (list, tuple)) else [velocity]
+    )
+    if kind == "learned_lsrtm" and len(velocities) != len(geometries):
+        raise ConfigError(
+            f"learned_lsrtm needs one Born background velocity per training geometry: {len(geometries)} "
+            f"geometries, {len(velocities)} velocities"
+        )
+    dtype = next(iter(net.parameters())).dtype
     payload = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "hyper": dict(hyper),
-        "operators": operator_config(model, geometry, velocity),
-        "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
+        "dtype": str(dtype).removeprefix("torch."),
+        "training": TrainingDomain.from_geometries(geometries, velocities).to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -162,43 +257,33 @@ def save_learned(
 
 @dataclass
 class LoadedNetwork:
-    """A network rebuilt by :func:`load_learned` with the operators it was built on.
-
-    ``J`` is the Born operator (wrapped in a :class:`CountingOperator` sharing ``counter``) for
-    learned LSRTM and ``None`` for learned FWI.
-    """
+    """A network rebuilt by :func:`load_learned` (in eval mode) and its training domain."""
 
     net: nn.Module
     kind: str
     hyper: dict[str, Any]
-    model: Model
-    geometry: Geometry
-    velocity: torch.Tensor | None
-    J: CountingOperator | None
-    counter: CostCounter
+    training: TrainingDomain
 
 
 def load_learned(
     path: str | os.PathLike[str],
     *,
-    model: Model | None = None,
-    geometry: Geometry | None = None,
-    velocity: torch.Tensor | None = None,
-    check_velocity: bool = True,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
 ) -> LoadedNetwork:
-    """Rebuild a network saved by :func:`save_learned`.
+    """Rebuild a network saved by :func:`save_learned`, read as data (``weights_only=True``).
 
-    Without ``model``/``geometry`` the operators are rebuilt from the file. With them, they are
-    compared with the saved configuration first.
+    ``dtype`` / ``device`` move it (default: the saved dtype, CPU); it takes its operator at call
+    time, so no survey is needed here (see :func:`check_transfer` before applying it elsewhere).
 
     Raises
     ------
-    GeometryError
-        ``model``, ``geometry`` or ``velocity`` differ from what the network was trained with
-        (every differing item is named, saved vs given).
     ConfigError
         Not a geolearn weights file, an unknown kind or version, or weights that do not fit.
     """
+    from geolearn.learned_inversion.fwi import LearnedFWI
+    from geolearn.learned_inversion.lsrtm import learned_lsrtm
+
     path = Path(path)
     try:
         payload = torch.load(path, weights_only=True)
@@ -208,42 +293,20 @@ def load_learned(
         raise ConfigError(f"{path} is not a readable geolearn weights file: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{path} is not a geolearn learned-inversion file of format {FORMAT_VERSION}")
-    kind, hyper, saved = payload["kind"], payload["hyper"], payload["operators"]
+    kind, hyper = payload["kind"], payload["hyper"]
     if kind not in KINDS:
         raise ConfigError(f"{path} holds unknown kind {kind!r}; known kinds are {KINDS}")
-    if (model is None) != (geometry is None):
-        raise ConfigError("pass both model and geometry (to check them) or neither (to rebuild them)")
-    if model is None:
-        model, geometry, velocity = _rebuild(saved)
-    else:
-        current = operator_config(model, geometry, velocity)
-        diffs = _differences(saved, current, check_velocity and velocity is not None)
-        if diffs:
-            raise GeometryError(
-                f"the network in {path} was trained with other operators; saved vs given differ in: "
-                + "; ".join(diffs)
-            )
-        if velocity is None and "velocity" in saved:
-            velocity = saved["velocity"].to(model.dtype)
-    counter = CostCounter()
-    J = None
-    if kind == "learned_lsrtm":
-        from geolearn.learned_inversion.lsrtm import learned_lsrtm
-
-        J = CountingOperator(BornOperator(model, geometry, velocity.to(model.dtype)), counter)
-        net = learned_lsrtm(J, **hyper)
-    else:
-        from geolearn.learned_inversion.fwi import LearnedFWI
-
-        net = LearnedFWI(model, geometry, counter=counter, **hyper)
+    saved_dtype = _DTYPES[payload["dtype"]]
+    net = (learned_lsrtm(**hyper, dtype=saved_dtype) if kind == "learned_lsrtm"
+           else LearnedFWI(**hyper, dtype=saved_dtype))  # fmt: skip
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise ConfigError(
             f"the weights in {path} do not fit a {kind} network built with {hyper}: {exc}"
         ) from exc
-    net.eval()
-    return LoadedNetwork(net, kind, hyper, model, geometry, velocity, J, counter)
+    net = net.to(device=device, dtype=dtype or saved_dtype).eval()
+    return LoadedNetwork(net, kind, hyper, TrainingDomain.from_dict(payload["training"]))
 
 
 def learned_migrate(
@@ -257,10 +320,14 @@ def learned_migrate(
 ) -> np.ndarray:
     """Image a survey with a trained learned-LSRTM network (the ``geolearn migrate --method learned`` path).
 
+    The Born operator of the survey's acquisition and ``velocity`` is built and given to the
+    network; any acquisition and background may be used. A grid spacing or frequency band
+    outside the training ones is reported by :func:`check_transfer`.
+
     Parameters
     ----------
     survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
-        Anything :func:`~geolearn.imaging.survey_input.resolve_survey` accepts.
+        Anything :func:`~geolearn.imaging.resolve_survey` accepts.
     velocity : array, tensor, VelocityModel or path
         Migration (background) velocity in m/s on the survey grid ``(nx, nz)``.
     weights_path : path-like
@@ -271,31 +338,25 @@ def learned_migrate(
         Subtract the records modelled in the background velocity (direct wave and smooth-model
         arrivals) so that the network sees scattered (Born-like) data, as in training.
     **survey_kwargs
-        Passed to :func:`~geolearn.imaging.survey_input.resolve_survey` (e.g. ``f0``).
+        Passed to :func:`~geolearn.imaging.resolve_survey` (e.g. ``f0``).
 
     Returns
     -------
     ndarray
         Image ``(nx, nz)`` float64: the estimated velocity perturbation in m/s.
-
-    Raises
-    ------
-    GeometryError
-        The survey's grid, acquisition, time axis or velocity differ from the training ones.
     """
-    from geolearn.imaging.survey_input import resolve_survey
-    from geolearn.wave import WaveModeling
-
     problem, observed, vp = resolve_survey(survey, velocity, spacing, **survey_kwargs)
-    model = problem.model()
-    geometry = problem.geometry(model)
-    v = torch.as_tensor(vp, dtype=model.dtype)
-    loaded = load_learned(weights_path, model=model, geometry=geometry, velocity=v)
+    loaded = load_learned(weights_path)
     if loaded.kind != "learned_lsrtm":
         raise ConfigError(f"{weights_path} holds a {loaded.kind} network; migration needs learned_lsrtm")
+    model, geometry = problem.to_wave()
+    net = loaded.net.to(model.dtype)
+    check_transfer(loaded.training, geometry)
+    v = torch.as_tensor(vp, dtype=model.dtype)
+    J = BornOperator(model, geometry, v)
     y = torch.as_tensor(observed, dtype=model.dtype)
     with torch.no_grad():
         if subtract_direct:
             y = y - WaveModeling(model, geometry)(v)
-        image = loaded.net(y[None])[0]
+        image = net(y[None], J)[0]
     return image.double().numpy()
