@@ -9,9 +9,6 @@ CONSTRAINTS := constraints-cpu.txt
 export DEVITO_LANGUAGE ?= openmp
 export DEVITO_ARCH ?= gcc
 export DEVITO_LOGGING ?= WARNING
-# One OpenMP thread by default: on a shared or busy machine, Devito's and torch's OpenMP pools
-# oversubscribe the cores and run up to 30x slower (measured). Raise it on an idle machine.
-export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 # Reference data: a local mirror beside the checkout when there is one, else pooch downloads
 # (with checksum verification) into its cache on first use.

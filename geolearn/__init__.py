@@ -18,4 +18,25 @@ Subpackages (see DESIGN notes in the README):
 from geolearn import errors
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "errors"]
+__all__ = ["__version__", "errors", "set_threads"]
+
+
+def set_threads(n: int | None) -> None:
+    """Set how many threads geolearn's wave kernels may use in this process (None: automatic).
+
+    The one knob for threads; the environment variable ``GEOLEARN_THREADS`` does the same for
+    a whole run. See :mod:`geolearn.wave.threads` for the automatic choice and its measurements.
+
+    Parameters
+    ----------
+    n : int or None
+        Threads per kernel, >= 1; None returns to ``GEOLEARN_THREADS`` or the automatic choice.
+
+    Raises
+    ------
+    ConfigError
+        ``n`` is not a positive integer.
+    """
+    from geolearn.wave.threads import set_threads as set_wave_threads  # keeps `import geolearn` light
+
+    set_wave_threads(n)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
+
+from geolearn import set_threads
 
 SPACING = (10.0, 10.0)
 PROPAGATION = {"nbl": 20, "space_order": 4}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def single_thread_kernels():
-    """Build this module's Devito kernels single-threaded: on a shared 2-core machine OpenMP
-    spin-waiting made them ~30x slower than one thread (measured), and the tiny grids here
-    gain nothing from threads. Devito reads OMP_NUM_THREADS when an operator is first run."""
-    old = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
+def default_threads():
+    """Run this module's wave kernels with geolearn's automatic thread choice, whatever an
+    earlier module set with ``geolearn.set_threads`` (the automatic choice keeps small grids
+    on one thread and leaves cores that other processes use to them: ``geolearn.wave.threads``)."""
+    set_threads(None)
     yield
-    if old is None:
-        del os.environ["OMP_NUM_THREADS"]
-    else:
-        os.environ["OMP_NUM_THREADS"] = old
+    set_threads(None)
+
+
+# The old name, still imported by the test_workflows_* modules.
+single_thread_kernels = default_threads
 
 
 def layered(nx: int = 60, nz: int = 40) -> np.ndarray:

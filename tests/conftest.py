@@ -10,8 +10,6 @@ import pytest
 os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
 os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 os.environ.setdefault("MPLBACKEND", "Agg")
-# One OpenMP thread: Devito and torch pools oversubscribe 2 cores badly (see Makefile).
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Notebooks run in a kernel that inherits this environment: point them at the mirror too.

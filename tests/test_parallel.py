@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from geolearn.parallel import ShotExecutor, StreamingFold, map_shots, tree_sum
+from geolearn.wave import ThreadBudget, thread_budget, usable_cores
 
 N_SHOTS = 8
 
@@ -189,10 +190,18 @@ def test_bad_arguments_name_the_value():
         ShotExecutor().map_reduce(first_element, [], np.ones(2))
 
 
-def test_workers_keep_thread_limits_but_not_malloc_trim(cluster_executor):
+def test_workers_share_the_cores_and_drop_malloc_trim(cluster_executor):
     # Dask's MALLOC_TRIM_THRESHOLD_ made NumPy time stepping ~10x slower in workers (see ShotExecutor).
-    env = cluster_executor.client.run(
-        lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
-    )
-    assert len(env) == 2
-    assert all(e == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"} for e in env.values())
+    budgets = cluster_executor.client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), thread_budget()))
+    share = max(1, usable_cores() // 2)
+    assert sorted(budgets.values()) == [(None, ThreadBudget(share, "share"))] * 2
+
+
+def test_worker_threads_are_set_and_checked():
+    with ShotExecutor("local", n_workers=1, worker_threads=3, progress=False) as ex:
+        budgets = ex.client.run(thread_budget)
+        assert list(budgets.values()) == [ThreadBudget(3, "share")]
+        ex.client.restart()  # a restarted worker gets the plugin again
+        assert list(ex.client.run(thread_budget).values()) == [ThreadBudget(3, "share")]
+    with pytest.raises(ValueError, match="worker_threads must be an integer >= 1, got 0"):
+        ShotExecutor("local", n_workers=1, worker_threads=0)

@@ -8,8 +8,9 @@ or their reduction (:meth:`ShotExecutor.map_reduce`, e.g. the summed misfit and 
 Where shots run is chosen by ``client``:
 
 - ``None`` or ``"serial"``: an in-process loop, in the given shot order (the default).
-- ``"local"``: a :class:`distributed.LocalCluster` with ``n_workers`` worker *processes*
-  (one thread each, so NumPy/OpenMP inside a shot does not oversubscribe the cores).
+- ``"local"``: a :class:`distributed.LocalCluster` with ``n_workers`` worker *processes*, each
+  running one shot at a time with ``cores // n_workers`` threads for its wave kernels
+  (``worker_threads``), so the workers together use the cores without oversubscribing them.
 - ``"tcp://host:8786"`` (any other string): connect to a running scheduler.
 - a :class:`distributed.Client`, or any deployed cluster object (``LocalCluster``,
   ``dask_jobqueue.SLURMCluster``...): use it; geolearn never closes what it did not create.
@@ -85,6 +86,14 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def _worker_threads(n_workers: int, worker_threads: int | None) -> int:
+    if worker_threads is not None:
+        return _check_int("worker_threads", worker_threads, 1)
+    from geolearn.wave.threads import usable_cores  # deferred: the wave package imports torch and scipy
+
+    return max(1, usable_cores() // n_workers)
+
+
 class ShotExecutor:
     """Run per-shot work serially or on Dask distributed.
 
@@ -96,6 +105,13 @@ class ShotExecutor:
         cluster object is used as given (see the module docstring).
     n_workers : int, default 2
         Worker processes of a ``"local"`` cluster (ignored otherwise).
+    worker_threads : int, optional
+        Most threads of each worker's wave kernels (:func:`geolearn.wave.set_thread_share` in
+        every worker, restarted ones included, by a :class:`~geolearn.parallel.threads.WorkerThreads`
+        plugin; fewer while other processes keep cores busy). Default for a ``"local"`` cluster
+        ``max(1, cores // n_workers)`` (``cores`` from :func:`geolearn.wave.usable_cores`); for
+        other clusters none is set unless given (workers then follow their own
+        ``GEOLEARN_THREADS`` or the automatic choice).
     retries : int, default 2
         Automatic retries of a shot whose function raises.
     allowed_failures : int, default 3
@@ -110,8 +126,8 @@ class ShotExecutor:
         (``None`` as a value removes one of Dask's defaults). Default
         :data:`DEFAULT_WORKER_ENV`: Dask's ``MALLOC_TRIM_THRESHOLD_`` is removed because it
         disables glibc's adaptive mmap threshold, which made NumPy time stepping ~10x slower
-        in workers (measured in ``benchmarks/parallel_bench.py``); its thread limits
-        (``OMP_NUM_THREADS=1``...) are kept.
+        in workers (measured in ``benchmarks/parallel_bench.py``); its ``OMP_NUM_THREADS=1``
+        (and MKL, OpenBLAS) stay: they size torch's and BLAS's pools, not the wave kernels.
 
     Examples
     --------
@@ -128,6 +144,7 @@ class ShotExecutor:
         client: Any = None,
         *,
         n_workers: int = 2,
+        worker_threads: int | None = None,
         retries: int = 2,
         allowed_failures: int = 3,
         progress: bool = True,
@@ -143,6 +160,8 @@ class ShotExecutor:
         import dask  # deferred: serial runs need no scheduler machinery
         import distributed
 
+        from geolearn.parallel.threads import WorkerThreads
+
         if isinstance(client, ShotExecutor):
             self._client = client._client
         elif isinstance(client, distributed.Client):
@@ -150,6 +169,7 @@ class ShotExecutor:
         elif isinstance(client, str) and client.lower() == "local":
             n_workers = _check_int("n_workers", n_workers, 1)
             allowed_failures = _check_int("allowed_failures", allowed_failures, 0)
+            threads = _worker_threads(n_workers, worker_threads)
             env = dict(DEFAULT_WORKER_ENV if worker_env is None else worker_env)
             # The pre-spawn environment is read when each nanny starts and reused when it restarts a worker.
             with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in env.items()}):
@@ -163,9 +183,11 @@ class ShotExecutor:
             self._owned.append(cluster)
             self._client = distributed.Client(cluster, set_as_default=False)
             self._owned.insert(0, self._client)
+            self._client.register_plugin(WorkerThreads(threads))
             log.info(
-                "started LocalCluster with %d worker processes at %s", n_workers, cluster.scheduler_address
-            )
+                "started LocalCluster with %d worker processes (%d threads each) at %s",
+                n_workers, threads, cluster.scheduler_address,
+            )  # fmt: skip
         elif isinstance(client, str):
             self._client = distributed.Client(client, set_as_default=False)
             self._owned.append(self._client)
@@ -178,6 +200,8 @@ class ShotExecutor:
                 "client must be None, 'serial', 'local', a scheduler address string, a distributed.Client, "
                 f"a Dask cluster or a ShotExecutor; got {type(client).__name__}"
             )
+        if worker_threads is not None and not (isinstance(client, str) and client.lower() == "local"):
+            self._client.register_plugin(WorkerThreads(_check_int("worker_threads", worker_threads, 1)))
 
     # -- introspection -----------------------------------------------------------------------
     @property

@@ -13,7 +13,8 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
   illumination), for shot-parallel workflows.
 - :func:`build_count` / :func:`clear_cache` — the generated-operator cache.
 - :func:`configure` / :class:`WaveConfig` — Devito compile options and log level.
-- :func:`set_threads` / :func:`thread_budget` — threads of the generated kernels.
+- :func:`set_threads` / :func:`thread_budget` — threads of the generated kernels
+  (:func:`set_thread_share` for a Dask worker's share of the cores).
 - :class:`PerformanceLog` / :class:`PropagationStats` — time, threads and GPts/s of every
   propagation (each operator's ``.performance``).
 """
@@ -31,7 +32,14 @@ from geolearn.wave.propagator import build_count, clear_cache
 from geolearn.wave.records import ShotRecords
 from geolearn.wave.shot import ShotPropagator
 from geolearn.wave.solver import MEMORY_MODES, Snapshots
-from geolearn.wave.threads import THREADS_ENV, ThreadBudget, set_threads, thread_budget, usable_cores
+from geolearn.wave.threads import (
+    THREADS_ENV,
+    ThreadBudget,
+    set_thread_share,
+    set_threads,
+    thread_budget,
+    usable_cores,
+)
 from geolearn.wave.wavelet import max_frequency, resample, ricker
 
 __all__ = [
@@ -67,6 +75,7 @@ __all__ = [
     "nyquist_factor",
     "resample",
     "ricker",
+    "set_thread_share",
     "set_threads",
     "thread_budget",
     "usable_cores",

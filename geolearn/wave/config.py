@@ -68,7 +68,10 @@ class WaveConfig:
     def operator_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``devito.Operator`` (the options that are set)."""
         names = ("language", "platform", "opt", "compiler")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        kwargs = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if isinstance(self.opt, tuple):  # stored hashable, Devito wants (level, {option: value})
+            kwargs["opt"] = (self.opt[0], dict(self.opt[1]))
+        return kwargs
 
 
 def _freeze_opt(opt: Any) -> Any:

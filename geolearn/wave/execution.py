@@ -141,7 +141,7 @@ class KernelRun:
     op : devito.Operator
         The compiled operator.
     grid_points : int
-        Points of the padded grid (decides the thread count).
+        Points of the padded grid (for the numbers).
     log : PerformanceLog or None
         Where :meth:`finish` records the run.
     time_m, time_M : int
@@ -160,7 +160,7 @@ class KernelRun:
         **arguments: Any,
     ) -> None:
         names = [p.name for p in op.parameters]
-        self.threads = kernel_threads(grid_points)
+        self.threads = kernel_threads() if "nthreads" in names else 1  # plain C: one thread
         if "nthreads" in names:
             arguments["nthreads"] = self.threads
         if "nthreads_nonaffine" in names:  # a few points per step; one thread keeps injection deterministic

@@ -7,21 +7,27 @@ Devito are imported, and changing it never recompiles anything.
 Budget (the most threads a kernel may use), first match wins:
 
 1. :func:`set_threads` ``(n)`` called in this process;
-2. the ``GEOLEARN_THREADS`` environment variable;
-3. ``OMP_NUM_THREADS`` (the usual OpenMP knob; Dask workers started by
-   :class:`geolearn.parallel.ShotExecutor` get ``cores / n_workers`` through it);
+2. :func:`set_thread_share` ``(n)``: a Dask worker's share of the cores, ``cores // n_workers``
+   (set by :class:`geolearn.parallel.ShotExecutor` in the workers it starts);
+3. the ``GEOLEARN_THREADS`` environment variable;
 4. otherwise ("auto") the cores this process may run on (CPU affinity and cgroup quota).
 
-Per kernel the budget is then reduced, for reasons measured in ``docs/wave.md``:
+``OMP_NUM_THREADS`` is deliberately not read: tools set it to 1 in the processes they start to
+keep BLAS pools small (Dask sets it in its workers *and* in the process that starts them),
+which would silently serialise the wave kernels. It still sizes torch's own pool.
 
-- small grids get fewer threads, at least :data:`MIN_POINTS_PER_THREAD` grid points each:
-  below that the fork/join of each time step costs more than the work it shares;
-- in "auto" mode only, cores kept busy by other processes are left to them. OpenMP threads
-  wait for each other at the end of every time step, so one thread that shares its core
-  with another process stalls all of them: on the 2-core development machine with one core
-  busy, 2 threads ran at 0.1 GPts/s and 1 thread at 1.06 GPts/s. The other processes'
-  load is measured from ``/proc/stat`` over the interval since the previous propagation
-  (this process's own CPU time subtracted); elsewhere than on Linux it is taken as zero.
+For a share and in "auto" mode the budget is then reduced by the cores that other processes
+(other workers included) keep busy. OpenMP
+threads wait for each other at the end of every time step, so one thread that shares its core
+with another process stalls all of them: on the 2-core development machine with one core busy,
+2 threads ran at 0.1 to 0.6 GPts/s and 1 thread at 1.1 GPts/s (with both cores free: 1.1 and
+1.8). The other processes' load is measured from ``/proc/stat`` over the interval since the
+previous propagation (this process's own CPU time subtracted); elsewhere than on Linux it is
+taken as zero. An explicit budget (1 or 3) is used as given: in a Dask worker on the loaded
+2-core machine, an explicit 2 threads made 16 gradients take 68 s instead of 6.
+
+The grid size does not reduce the count: on both machines measured (``docs/wave.md``) even
+grids of 3 000 to 50 000 points ran no slower on all cores than on one.
 
 Sparse operations (source injection, receiver interpolation) run on one thread: they touch a
 few thousand points per step, and single-threaded injection makes the results bitwise
@@ -42,24 +48,23 @@ from geolearn.errors import ConfigError
 logger = logging.getLogger("geolearn.wave.threads")
 
 __all__ = [
-    "MIN_POINTS_PER_THREAD",
     "THREADS_ENV",
     "ThreadBudget",
     "kernel_threads",
+    "set_thread_share",
     "set_threads",
     "thread_budget",
     "usable_cores",
 ]
 
 THREADS_ENV = "GEOLEARN_THREADS"
-#: Fewest grid points per thread worth a thread (measured, see ``docs/wave.md``).
-MIN_POINTS_PER_THREAD = 20_000
 # Load is averaged over at least this long; shorter gaps between propagations reuse the last choice.
 _MIN_WINDOW_S = 0.25
 # Another process's load above this fraction of a core takes the core away (barriers stall on it).
 _SHARED_CORE_TOLERANCE = 0.25
 
 _explicit: int | None = None
+_share: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,8 @@ class ThreadBudget:
     ----------
     threads : int
         Upper bound for every kernel.
-    source : {"set_threads", "GEOLEARN_THREADS", "OMP_NUM_THREADS", "auto"}
-        Which setting decided it; only ``"auto"`` adapts to other processes' load.
+    source : {"set_threads", "share", "GEOLEARN_THREADS", "auto"}
+        Which setting decided it; ``"share"`` and ``"auto"`` adapt to other processes' load.
     """
 
     threads: int
@@ -99,9 +104,7 @@ def set_threads(n: int | None) -> None:
     Parameters
     ----------
     n : int or None
-        Threads per kernel (>= 1), used as given (grids too small for them get fewer);
-        None returns to the environment (``GEOLEARN_THREADS``, ``OMP_NUM_THREADS``) or the
-        automatic choice.
+        Threads per kernel (>= 1), used as given; None returns to ``GEOLEARN_THREADS`` or the automatic choice.
 
     Raises
     ------
@@ -114,23 +117,49 @@ def set_threads(n: int | None) -> None:
     _explicit = n
 
 
+def set_thread_share(n: int | None) -> None:
+    """Cap this process's automatic choice at ``n`` threads: its share of the machine's cores.
+
+    What a Dask worker gets (``cores // n_workers``): its kernels use at most ``n`` threads, fewer
+    while other processes (the other workers among them) keep cores busy. It takes precedence
+    over ``GEOLEARN_THREADS``, which workers inherit from the process that starts them;
+    :func:`set_threads` overrides it.
+
+    Parameters
+    ----------
+    n : int or None
+        Threads (>= 1); None removes the cap.
+
+    Raises
+    ------
+    ConfigError
+        ``n`` is not a positive integer.
+    """
+    global _share
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ConfigError(
+            f"set_thread_share(n) needs a positive integer number of threads or None, got {n!r}"
+        )
+    _share = n
+
+
 def thread_budget() -> ThreadBudget:
     """The current budget (see the module docstring for the order of precedence).
 
     Raises
     ------
     ConfigError
-        ``GEOLEARN_THREADS`` or ``OMP_NUM_THREADS`` is set to something other than a positive integer.
+        ``GEOLEARN_THREADS`` is set to something other than a positive integer.
     """
     if _explicit is not None:
         return ThreadBudget(_explicit, "set_threads")
-    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            first = value.split(",")[0].strip()  # OMP_NUM_THREADS may list nested levels
-            if not first.isdigit() or int(first) < 1:
-                raise ConfigError(f"{name}={value!r} must be a positive integer number of threads")
-            return ThreadBudget(int(first), name)
+    if _share is not None:
+        return ThreadBudget(_share, "share")
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"{THREADS_ENV}={value!r} must be a positive integer number of threads")
+        return ThreadBudget(int(value), THREADS_ENV)
     return ThreadBudget(usable_cores(), "auto")
 
 
@@ -173,11 +202,10 @@ class _OtherLoad:
 _LOAD = _OtherLoad()
 
 
-def kernel_threads(n_points: int) -> int:
-    """Threads for one propagation over ``n_points`` grid points (padded grid, one time step)."""
+def kernel_threads() -> int:
+    """Threads for the next propagation: the budget, less the cores others use in "auto" mode."""
     budget = thread_budget()
-    n = min(budget.threads, max(1, n_points // MIN_POINTS_PER_THREAD))
-    if budget.source == "auto" and n > 1:
-        taken = math.ceil(max(0.0, _LOAD.cores_busy() - _SHARED_CORE_TOLERANCE))
-        n = max(1, min(n, usable_cores() - taken))
-    return n
+    if budget.source not in ("auto", "share") or budget.threads == 1:
+        return budget.threads
+    taken = math.ceil(max(0.0, _LOAD.cores_busy() - _SHARED_CORE_TOLERANCE))
+    return max(1, min(budget.threads, usable_cores() - taken))
