@@ -139,7 +139,7 @@ def read_preprocess(path: Path | None) -> Any:
     None without a file; a file without a ``preprocess`` list is refused.
     """
     from geolearn.processing import parse_steps
-    from geolearn.runs.config import read_toml
+    from geolearn.runs import read_toml
 
     if path is None:
         return None

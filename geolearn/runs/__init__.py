@@ -1,7 +1,8 @@
 """geolearn.runs: TOML configurations, run directories, checkpoints and resumption.
 
 - :func:`load_config` / :class:`Config` — the configuration schema with validation naming the
-  key; :func:`describe_keys` lists every key with its default and meaning.
+  key (``[[preprocess]]`` steps become ``cfg.preprocess``); :func:`describe_keys` lists every key
+  with its default and meaning; :func:`read_toml` the raw tables of a file.
 - :func:`run_from_config` — run any workflow from a configuration; :func:`resume` — finish an
   interrupted FWI run directory; :func:`load_velocity` — a ``[velocity]`` section's model.
 - :class:`RunDirectory` — a run's configuration and latest state (the state file itself is
@@ -9,7 +10,7 @@
 """
 
 from geolearn.runs.checkpoint import RunDirectory
-from geolearn.runs.config import Config, describe_keys, load_config
+from geolearn.runs.config import Config, describe_keys, load_config, read_toml
 from geolearn.runs.run import resume, run_from_config
 from geolearn.runs.velocity import load_velocity
 
@@ -19,6 +20,7 @@ __all__ = [
     "describe_keys",
     "load_config",
     "load_velocity",
+    "read_toml",
     "resume",
     "run_from_config",
 ]

@@ -9,7 +9,9 @@ against the TOML file's directory and returns a frozen :class:`Config`. Every er
     unknown key 'fwi.iteratons' (did you mean 'fwi.iterations'?)
 
 All keys, their units and defaults are listed by :func:`describe_keys` and documented in
-``docs/workflows_config.md``; ``examples/fwi_marmousi.toml`` is a complete example.
+``docs/workflows_config.md``; ``examples/fwi_marmousi.toml`` is a complete example, and
+``examples/field_survey.toml`` one with a ``[[preprocess]]`` list (:func:`geolearn.processing.parse_steps`,
+checked at load; against the survey's time axis before any solve).
 Path values may use environment variables (``${GEOLEARN_DATA_DIR}/marmousi/vp_marmousi_bi``)
 and ``~``; relative paths are relative to the TOML file.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from geolearn.errors import ConfigError
+from geolearn.processing import Pipeline, parse_steps
 from geolearn.runs.schema import build_section, fail, unknown_key
 from geolearn.runs.sections import (
     AcquisitionConfig,
@@ -66,21 +69,32 @@ class Config:
     fwi: FwiConfig = field(default_factory=FwiConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    preprocess: Pipeline = field(default_factory=lambda: parse_steps([]))
 
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Nested plain dict (tuples as lists, absent values omitted), writable with ``tomli_w``."""
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (tuples as lists, absent values omitted), writable with ``tomli_w``.
+
+        ``preprocess`` is the list of step tables (``[[preprocess]]``), present when not empty.
+        """
 
         def plain(v: Any) -> Any:
-            return list(v) if isinstance(v, tuple) else v
+            return list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, Mapping) else v
 
-        return {
-            section.name: {
-                f.name: plain(getattr(getattr(self, section.name), f.name))
-                for f in dataclasses.fields(getattr(self, section.name))
-                if getattr(getattr(self, section.name), f.name) is not None
+        out: dict[str, Any] = {
+            section: {
+                f.name: plain(getattr(getattr(self, section), f.name))
+                for f in dataclasses.fields(getattr(self, section))
+                if getattr(getattr(self, section), f.name) is not None
             }
-            for section in dataclasses.fields(self)
+            for section in _SECTIONS
         }
+        if self.preprocess.steps:
+            out["preprocess"] = self.preprocess.as_dicts()
+        return out
+
+
+#: The ``[section]`` tables of a configuration (``preprocess`` is a list of steps, not a table).
+_SECTIONS = tuple(f.name for f in dataclasses.fields(Config) if f.name != "preprocess")
 
 
 def _cross_checks(cfg: Config) -> None:
@@ -107,6 +121,7 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError(f"velocity.path is required for run.workflow = {wf!r}")
     if wf in ("rtm", "lsrtm") and cfg.survey.path is None:
         raise ConfigError(f"survey.path is required for run.workflow = {wf!r}")
+    _check_source(cfg)
     if wf == "fwi" and cfg.survey.path is None and v.true_path is None:
         raise ConfigError(
             "run.workflow = 'fwi' needs survey.path (observed data) or velocity.true_path (to synthesise it)"
@@ -118,6 +133,25 @@ def _cross_checks(cfg: Config) -> None:
     ):
         if p is not None and not Path(p).is_file():
             raise fail(key, p, "file not found")
+
+
+def _check_source(cfg: Config) -> None:
+    """The wavelet kind and the preprocessing need a recorded survey (and a file for kind 'file')."""
+    w, wf, recorded = cfg.wavelet, cfg.run.workflow, cfg.survey.path is not None
+    if w.kind == "file":
+        if w.path is None:
+            raise ConfigError(
+                "wavelet.path is required for wavelet.kind = 'file' (time, amplitude text or SEG-Y)"
+            )
+        if not Path(w.path).is_file():
+            raise fail("wavelet.path", w.path, "file not found")
+    if w.kind == "estimate" and wf not in ("rtm", "lsrtm"):
+        hint = "; FWI estimates per band with fwi.estimate_wavelet = true" if wf == "fwi" else ""
+        raise fail("wavelet.kind", w.kind, f"applies to run.workflow 'rtm' and 'lsrtm'{hint}")
+    if w.kind == "file" and not recorded:
+        raise fail("wavelet.kind", w.kind, "applies to a recorded survey (survey.path)")
+    if cfg.preprocess.steps and not recorded:
+        raise ConfigError("[[preprocess]] steps apply to a recorded survey: give survey.path")
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> None:
@@ -191,12 +225,16 @@ def load_config(
         raw = read_toml(path)
         base = Path(base_dir) if base_dir is not None else path.resolve().parent
     _apply_overrides(raw, overrides or {})
-    sections = {f.name: f for f in dataclasses.fields(Config)}
+    steps = raw.pop("preprocess", [])
+    if not isinstance(steps, list):
+        raise ConfigError(f"preprocess must be a list of step tables ([[preprocess]] step = 'bandpass' ...), "
+                          f"got {type(steps).__name__}")  # fmt: skip
     hints = typing.get_type_hints(Config)
     for name in raw:
-        if name not in sections:
-            raise unknown_key(name, list(sections), "")
-    cfg = Config(**{name: build_section(hints[name], raw.get(name, {}), name, base) for name in sections})
+        if name not in _SECTIONS:
+            raise unknown_key(name, [*_SECTIONS, "preprocess"], "")
+    sections = {name: build_section(hints[name], raw.get(name, {}), name, base) for name in _SECTIONS}
+    cfg = Config(**sections, preprocess=parse_steps(steps))
     _cross_checks(cfg)
     return cfg
 
@@ -211,14 +249,14 @@ def describe_keys() -> list[dict[str, Any]]:
         (range bounds or None; ``lo_open`` when ``lo`` is exclusive), ``doc``, in schema order. Used to write ``docs/workflows_config.md``.
     """
     out = []
-    for section in dataclasses.fields(Config):
-        cls = typing.get_type_hints(Config)[section.name]
+    for section in _SECTIONS:
+        cls = typing.get_type_hints(Config)[section]
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             hint = str(hints[f.name]).replace("typing.", "").replace("NoneType", "None")
             out.append(
                 {
-                    "key": f"{section.name}.{f.name}",
+                    "key": f"{section}.{f.name}",
                     "type": hint.replace("<class '", "").replace("'>", ""),
                     "default": f.default,
                     "choices": f.metadata["choices"],

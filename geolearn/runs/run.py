@@ -123,13 +123,21 @@ def _executor(cfg: Config) -> AbstractContextManager[ShotExecutor]:
 
 
 def _survey_kwargs(cfg: Config, vmax: float | None = None) -> dict[str, Any]:
-    g = cfg.geometry
+    """:func:`geolearn.imaging.problem_from_survey`'s keywords: header readings, preprocessing, source."""
+    g, s, w = cfg.geometry, cfg.survey, cfg.wavelet
     return {
-        "shots": cfg.survey.shots, "f0": cfg.wavelet.peak_frequency, "delay": cfg.wavelet.delay,
-        "nbl": cfg.modelling.nbl, "space_order": cfg.modelling.space_order, "dtype": cfg.run.dtype,
-        "source_depth": g.source_depth, "receiver_depth": g.receiver_depth, "coordinate_scale": g.coordinate_scale,
-        "nt": g.nt, "vmax": vmax,
+        "shots": s.shots, "f0": w.peak_frequency, "delay": w.delay,
+        "wavelet": w.path if w.kind == "file" else None, "nbl": cfg.modelling.nbl,
+        "space_order": cfg.modelling.space_order, "dtype": cfg.run.dtype, "source_depth": g.source_depth,
+        "receiver_depth": g.receiver_depth, "coordinate_scale": g.coordinate_scale, "nt": g.nt, "vmax": vmax,
+        "record_dt": g.dt, "preprocess": cfg.preprocess, "coordinate_units": s.coordinate_units,
+        "header": s.header, "coordinate_scalar": s.coordinate_scalar, "elevation_scalar": s.elevation_scalar,
+        "z_positive": s.z_positive, "polarity": s.polarity,
     }  # fmt: skip
+
+
+#: How each wavelet kind is fitted to the data before migrating (see geolearn.imaging.fit_wavelet).
+_WAVELET_FIT = {"ricker": "none", "estimate": "spectrum", "file": "amplitude"}
 
 
 def _synthetic_problem(cfg: Config, velocity: Any, spacing: tuple, origin: tuple, vmax: float) -> ShotProblem:
@@ -170,14 +178,16 @@ def _run_image(cfg: Config, overwrite: bool) -> ImageResult:
     preflight(problem, velocities=[vp], outputs=outputs, create_parents=True)
     out.mkdir(parents=True, exist_ok=True)
     with _executor(cfg) as ex:
-        common = {"output": out / IMAGE_FILE, "client": ex, "progress": cfg.run.progress}
+        common = {"output": out / IMAGE_FILE, "client": ex, "progress": cfg.run.progress,
+                  "wavelet_fit": _WAVELET_FIT[cfg.wavelet.kind], "wavelet_window": cfg.wavelet.window}  # fmt: skip
         if cfg.run.workflow == "rtm":
             result = rtm((problem, observed), vp, illumination=cfg.rtm.illumination, laplacian=cfg.rtm.laplacian,
-                         **common)  # fmt: skip
+                         mute_water=cfg.rtm.water_mute, **common)  # fmt: skip
         else:
             result = lsrtm((problem, observed), vp, method=cfg.lsrtm.method, iterations=cfg.lsrtm.iterations,
-                           sparsity=cfg.lsrtm.sparsity, **common)  # fmt: skip
-    save_figure(result.plot(), out / IMAGE_FIGURE)
+                           sparsity=cfg.lsrtm.sparsity, mute_water=cfg.lsrtm.water_mute, **common)  # fmt: skip
+    gain = cfg.rtm.display_gain if cfg.run.workflow == "rtm" else cfg.lsrtm.display_gain
+    save_figure(result.plot(gain=gain), out / IMAGE_FIGURE)
     return result
 
 

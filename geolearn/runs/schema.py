@@ -84,6 +84,13 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return None
         hint = next(a for a in args if a is not type(None))
         args = typing.get_args(hint)
+    if typing.get_origin(hint) in (
+        dict,
+        Mapping,
+    ):  # an inline table; its entries are checked by the field's check
+        if not isinstance(value, Mapping):
+            raise fail(key, value, "must be a table, e.g. {name = value}")
+        return dict(value)
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, (list, tuple)):
             raise fail(key, value, "must be an array, e.g. [1.0, 2.0]")

@@ -8,7 +8,9 @@ table against it. ``docs/workflows_config.md`` lists every key (:func:`geolearn.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from geolearn.runs.schema import key_field
 
@@ -70,13 +72,42 @@ class RunConfig:
     progress: bool = key_field("Show progress bars (geolearn -q turns them off).", True)
 
 
+def _check_header(value: Mapping[str, Any]) -> str | None:
+    from geolearn.io import HeaderMapping
+
+    try:
+        HeaderMapping(value)
+    except ValueError as exc:  # ConfigError or SegyFormatError, both ValueErrors
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True)
 class SurveyConfig:
-    """``[survey]``: the observed shot records."""
+    """``[survey]``: the observed shot records, and overrides of how their headers are read.
+
+    Absent overrides leave each reading to the evidence (see ``geolearn inspect``).
+    """
 
     path: str | None = key_field("SEG-Y file of shot gathers (observed data).", path=True)
     shots: tuple[int, ...] | None = key_field(
         "Subset of shot indices (0-based) to use; all shots when absent.", lo=0
+    )
+    coordinate_units: str | None = key_field("Units of the x/y coordinates (absent: byte 89 unless the values "
+                                             "say otherwise).", choices=("m", "ft", "deg", "arcsec", "dms"))  # fmt: skip
+    header: Mapping[str, Any] | None = key_field(
+        "Header values at other bytes, e.g. {source_x = 73, group_x = [75, 4]}.", check=_check_header
+    )
+    coordinate_scalar: int | None = key_field("Coordinate scalar for every trace instead of byte 71.")
+    elevation_scalar: int | None = key_field("Elevation scalar for every trace instead of byte 69.")
+    z_positive: str | None = key_field(
+        "Elevation fields hold elevations ('up') or depths ('down'); absent: from the evidence.",
+        choices=("up", "down"),
+    )
+    polarity: str = key_field(
+        "'auto' flips traces found reversed against their neighbours.",
+        "auto",
+        choices=("auto", "as_recorded"),
     )
 
 
@@ -140,9 +171,20 @@ class AcquisitionConfig:
 class WaveletConfig:
     """``[wavelet]``: the source signature."""
 
-    kind: str = key_field("Source wavelet.", "ricker", choices=("ricker",))
+    kind: str = key_field("Source wavelet: a Ricker; estimated from the data (rtm, lsrtm; the Ricker is the probe); "
+                          "a measured file (its amplitude fitted to the data).", "ricker",
+                          choices=("ricker", "estimate", "file"))  # fmt: skip
     peak_frequency: float = key_field("Peak frequency in Hz.", 10.0, lo=0.0, lo_open=True)
     delay: float | None = key_field("Time of the wavelet peak in s (absent: 1 / peak_frequency).", lo=0.0)
+    path: str | None = key_field(
+        "Wavelet file for kind 'file': time (s) and amplitude columns, or a one-trace SEG-Y.", path=True
+    )
+    window: float = key_field(
+        "Seconds after the modelled first arrivals that an estimate or amplitude fit uses.",
+        0.5,
+        lo=0.0,
+        lo_open=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +201,10 @@ class RtmConfig:
 
     illumination: bool = key_field("Divide the image by the source illumination.", True)
     laplacian: bool = key_field("Apply a Laplacian filter to remove backscattering artefacts.", True)
+    water_mute: bool = key_field("Zero the image above the sea bed found in the velocity model.", True)
+    display_gain: str = key_field(
+        "Depth gain of image.png only (image.sgy is not gained).", "agc", choices=("agc", "depth", "none")
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +215,10 @@ class LsrtmConfig:
                        choices=("cg", "fista"))  # fmt: skip
     iterations: int = key_field("Iterations.", 10, lo=1)
     sparsity: float = key_field("Weight of the L1 penalty (FISTA only).", 0.0, lo=0.0)
+    water_mute: bool = key_field("Zero the image above the sea bed found in the velocity model.", True)
+    display_gain: str = key_field(
+        "Depth gain of image.png only (image.sgy is not gained).", "none", choices=("agc", "depth", "none")
+    )
 
 
 @dataclass(frozen=True)
