@@ -21,6 +21,7 @@ def plot_gather(
     positions: Sequence[float] | None = None,
     mode: str = "image",
     clip: float = 99.0,
+    scale: float | None = None,
     title: str | None = None,
     ax: plt.Axes | None = None,
 ) -> plt.Figure:
@@ -40,6 +41,9 @@ def plot_gather(
     mode : {'image', 'wiggle'}
     clip : float
         Percentile of |data| mapped to full colour scale / one trace spacing of deflection.
+    scale : float, optional
+        That amplitude given explicitly instead of ``clip`` (the same for several gathers, e.g.
+        raw and processed side by side, so that their amplitudes compare).
     title : str, optional
     ax : matplotlib Axes, optional
 
@@ -66,8 +70,11 @@ def plot_gather(
         fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
     else:
         fig = ax.figure
-    finite = np.abs(data[np.isfinite(data)])
-    scale = float(np.percentile(finite, clip)) if finite.size else 1.0
+    if scale is None:
+        finite = np.abs(data[np.isfinite(data)])
+        scale = float(np.percentile(finite, clip)) if finite.size else 1.0
+    elif not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"scale must be a positive amplitude, got {scale!r}")
     scale = scale if scale > 0 else 1.0
     if mode == "image":
         half_dx = 0.5 * (x[-1] - x[0]) / max(n_rec - 1, 1) if n_rec > 1 else 0.5
