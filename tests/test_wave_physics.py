@@ -143,9 +143,12 @@ def test_memory_modes():
     model, geo = small_problem()
     obs = WaveModeling(model, geo)(model.vp + smooth_perturbation(model))
     _, g_full = fwi_objective(model.vp, geo, obs)
-    for n_checkpoints in (1, 3, 7, 100):  # same kernels, same order of operations: bit for bit
+    for n_checkpoints in (1, 3, 7, 100):
         _, g_ckpt = fwi_objective(model.vp, geo, obs, memory="checkpoint", n_checkpoints=n_checkpoints)
-        assert torch.equal(g_ckpt, g_full), n_checkpoints
+        # Same arithmetic in the same order; only the records come from the kernel without
+        # storage, which the compiler may round differently (measured: equal here in float64).
+        rel = float(torch.linalg.norm(g_ckpt - g_full) / torch.linalg.norm(g_full))
+        assert rel < 1e-13, (n_checkpoints, rel)
     assert nyquist_factor(geo) == 8  # the Nyquist interval of the 1 % band of a 12 Hz Ricker, in steps
     rel = {}
     for k in (2, None):
@@ -157,7 +160,7 @@ def test_memory_modes():
     # Autograd through F with checkpointing matches too.
     v = model.vp.clone().requires_grad_(True)
     (0.5 * (WaveModeling(model, geo, memory="checkpoint")(v) - obs).pow(2).sum()).backward()
-    assert torch.equal(v.grad, g_full)
+    assert float(torch.linalg.norm(v.grad - g_full) / torch.linalg.norm(g_full)) < 1e-13
     with pytest.raises(ConfigError, match="n_checkpoints must be a positive integer, got 0"):
         fwi_objective(model.vp, geo, obs, memory="checkpoint", n_checkpoints=0)
     with pytest.raises(ConfigError, match="snapshot_factor must be an integer >= 1"):

@@ -162,6 +162,11 @@ class SourceModeling(LinearOperator):
         As in :class:`BornOperator`.
     velocity : torch.Tensor, optional
         Velocity in m/s (default ``model.vp``).
+
+    Attributes
+    ----------
+    performance : PerformanceLog
+        Every propagation this operator ran (time, threads, GPts/s).
     """
 
     def __init__(self, model: Model, geometry: Geometry, velocity: torch.Tensor | None = None) -> None:

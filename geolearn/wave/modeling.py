@@ -14,7 +14,8 @@ Memory modes for gradients (``memory=``):
     wavelet's band at its Nyquist rate; errors measured in ``docs/wave.md``.
 ``"checkpoint"``
     ``n_checkpoints`` saved states, every segment of the time axis recomputed once
-    (:mod:`geolearn.wave.checkpoint`): equal to ``"full"`` bit for bit (tested).
+    (:mod:`geolearn.wave.checkpoint`): equal to ``"full"`` to rounding (bit for bit in the
+    float64 tests).
 """
 
 from __future__ import annotations
