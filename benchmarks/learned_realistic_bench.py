@@ -1,0 +1,539 @@
+"""Learned vs classical LSRTM and FWI at realistic scale, at equal counted cost, on models never seen.
+
+LSRTM (issue 13, items 1, 6, 7): a 300 × 100 grid at 10 m (full mode) under 100 m of water, 24
+shots and a fixed spread of 300 receivers at 10 m depth, 2 s records, 10 Hz Ricker (≥ 5.8 points
+per wavelength at 2.6 f0 in water), space order 8; Born data at the user's migration velocity (the
+truth smoothed in slowness over 150 m, with a 2 % smooth velocity error) plus 2 % Gaussian noise.
+Training: :func:`geological_models` and :func:`marmousi_training_crops` (outside the evaluation
+regions), each with migration backgrounds over 50/100/200/400 m, one drawn per step; every step a
+new Rademacher supershot of all 24 shots (``SourceEncoding``, the encoded records modelled at one
+solve) — evaluation and inference use the full, unencoded data. Training is resumable (``Trainer``
+checkpoints in the work directory) and sized to the time budget (a step is timed, then the number of
+steps chosen). Methods, compared at (nearly) equal J/Jᵀ applications per model (counted by
+``CountingOperator``):
+
+- learned gradient LSRTM (Adler & Öktem; 3 layers: 3K − 1 = 8 applications; with the
+  ``DataSafeguard`` at the noise level: 9);
+- learned unrolled ISTA with CNN corrections (4 layers: 8);
+- CG-LSRTM (4 iterations: 9);
+- FISTA-LSRTM on DCT coefficients (4 iterations: 8; step 1/L, L = 1.5 × a 5-iteration power
+  estimate made once per acquisition, its applications reported, not charged per model);
+- stochastic LSRTM: steepest descent with exact line search on a new random subset of 6 shots per
+  iteration, within 9 full-survey-equivalent applications.
+
+Scores on held-out generator models and on the two Marmousi evaluation crops: PSNR of the
+perturbation ``v − v0``, PSNR of the recoverable band (truth and image high-passed alike by
+:func:`band_limited_psnr`, σ = the test background's smoothing length), SSIM, relative data misfit
+‖J x − y‖/‖y‖; mean and worst case over 3 training seeds.
+
+FWI: 200 × 100 at 10 m, 12 shots, 2 s, clean data; start = the truth smoothed over 100 m.
+:class:`LearnedFWI` (3 layers, greedy-trained on generator models and Marmousi training crops with
+starts smoothed over 50–200 m) with and without its best-iterate safeguard vs gradient descent and
+projected L-BFGS given the same number of wave-equation solves, on the Marmousi evaluation regions,
+3 seeds.
+
+Usage::
+
+    python benchmarks/learned_realistic_bench.py --quick                  # minutes on 2 cores
+    python benchmarks/learned_realistic_bench.py --budget-minutes 9 --threads 16
+
+Every task runs in a worker process (``--threads`` workers, one kernel thread each). Results go to
+``benchmarks/results/learned_realistic_bench[_quick].json`` after every finished task (a killed run
+still reports) and the figure next to it; the work directory (data, checkpoints, finished tasks)
+lets a rerun resume (``--fresh`` starts over). ``--figure-only`` redraws the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+
+os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
+os.environ.setdefault("DEVITO_LOGGING", "WARNING")
+
+import numpy as np
+import torch
+from _realistic_cases import (
+    Case,
+    Survey,
+    eval_fwi,
+    eval_lsrtm,
+    fwi_learned_solves,
+    init_worker,
+    lipschitz_estimate,
+    load_tensors,
+    lsrtm_task_applications,
+    make_fwi_records,
+    make_lsrtm_test,
+    save_json,
+    save_tensors,
+    train_fwi,
+    train_lsrtm,
+)
+
+from geolearn.learned_inversion.backgrounds import migration_backgrounds
+from geolearn.learned_inversion.geology import geological_models
+from geolearn.learned_inversion.marmousi_augment import marmousi_evaluation_crops, marmousi_training_crops
+from geolearn.wave import usable_cores
+
+WATER_M = 100.0
+TRAIN_LENGTHS_M = (50.0, 100.0, 200.0, 400.0)
+TEST_LENGTH_M = 150.0  # the user's background; also the band filter's σ
+FWI_START_LENGTHS_M = (50.0, 100.0, 200.0)
+FWI_EVAL_START_M = 100.0
+SEEDS = (0, 1, 2)
+CONTENTION = 1.3  # assumed slow-down of a task when every worker is busy (memory bandwidth)
+OVERHEAD = 1.25  # assumed task time / kernel time (Python around the kernels, set-up, misfit, scores)
+LSRTM_LEARNED = ("learned gradient", "learned gradient + safeguard", "learned ISTA")
+LSRTM_CLASSICAL = ("CG", "FISTA-DCT")
+FWI_LEARNED = ("learned FWI", "learned FWI + best iterate")
+FWI_CLASSICAL = ("GD", "L-BFGS")
+
+MODES = {
+    "quick": {
+        "lsrtm": Survey((80, 40), (10.0, 10.0), 6, 0.6, 10.0, 10, 8, WATER_M, 4800.0),
+        "fwi": Survey((80, 40), (10.0, 10.0), 4, 0.6, 10.0, 10, 8, WATER_M, 5200.0),
+        "pool": 12, "heldout": 1, "max_steps": 12, "min_steps": 4, "fwi_max_models": 8, "fwi_min_models": 4,
+        "fwi_steps_per_layer": 40, "budget_minutes": 4.0,
+    },
+    "full": {
+        "lsrtm": Survey((300, 100), (10.0, 10.0), 24, 2.0, 10.0, 30, 8, WATER_M, 4800.0),
+        "fwi": Survey((200, 100), (10.0, 10.0), 12, 2.0, 10.0, 30, 8, WATER_M, 5200.0),
+        "pool": 64, "heldout": 2, "max_steps": 600, "min_steps": 10, "fwi_max_models": 32, "fwi_min_models": 8,
+        "fwi_steps_per_layer": 200, "budget_minutes": 9.0,
+    },
+}  # fmt: skip
+
+
+def build_case(mode: str) -> Case:
+    m = MODES[mode]
+    return Case(
+        lsrtm=m["lsrtm"], fwi=m["fwi"], noise=0.02, band_sigma_m=TEST_LENGTH_M, lg_layers=3, lg_features=32,
+        ista_layers=4, cg_iters=4, fista_iters=4, stochastic_subset=max(1, m["lsrtm"].n_shots // 4),
+        budget_applications=9.0, data_weight=0.3, lr_lg=2e-3, lr_ista=1e-2, min_steps=m["min_steps"],
+        max_steps=m["max_steps"], fwi_layers=3, fwi_max_update=100.0, fwi_steps_per_layer=m["fwi_steps_per_layer"],
+        fwi_min_models=m["fwi_min_models"], fwi_max_models=m["fwi_max_models"],
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------- setup
+def pool_velocities(n: int, survey: Survey, seed: int, data_dir: str | None) -> np.ndarray:
+    """``n`` training truths: three quarters generated geology, a quarter Marmousi training crops."""
+    n_marm = n // 4
+    geo = geological_models(n - n_marm, survey.shape, survey.spacing, seed=seed, water_depth=WATER_M)
+    marm = marmousi_training_crops(n_marm, survey.shape, survey.spacing, seed=seed + 1, water_depth=WATER_M,
+                                   data_dir=data_dir).velocity  # fmt: skip
+    return np.concatenate([geo, marm])
+
+
+def prepare(case: Case, mode: str, work: Path, data_dir: str | None) -> dict:
+    """Training pools and test models (pure NumPy, seconds); returns the test names."""
+    cfg, s, f = MODES[mode], case.lsrtm, case.fwi
+    if not (work / "lsrtm_pool.pt").exists():
+        v = pool_velocities(cfg["pool"], s, 1, data_dir)
+        bg = migration_backgrounds(
+            v, s.spacing, TRAIN_LENGTHS_M, seed=3, water_depth=WATER_M, velocity_error=0.02
+        )
+        scale = float(np.std(v[:, None] - bg))
+        save_tensors(work / "lsrtm_pool.pt", velocity=torch.as_tensor(v, dtype=torch.float32),
+                     backgrounds=torch.as_tensor(bg, dtype=torch.float32), scale=torch.tensor(scale))  # fmt: skip
+    held = geological_models(cfg["heldout"], s.shape, s.spacing, seed=10_001, water_depth=WATER_M)
+    marm = marmousi_evaluation_crops(s.shape, s.spacing, water_depth=WATER_M, data_dir=data_dir)
+    tests = {f"generator-{i}": v for i, v in enumerate(held)} | {
+        f"marmousi-{i}": v for i, v in enumerate(marm)
+    }
+    for i, (name, v) in enumerate(tests.items()):
+        path = work / f"lsrtm_test_{name}.pt"
+        if not path.exists():
+            v0 = migration_backgrounds(v, s.spacing, (TEST_LENGTH_M,), seed=20_000 + i, water_depth=WATER_M,
+                                       velocity_error=0.02)[0]  # fmt: skip
+            save_tensors(path, v=torch.as_tensor(v), v0=torch.as_tensor(v0))
+    if not (work / "fwi_models_train.pt").exists():
+        v = pool_velocities(cfg["fwi_max_models"], f, 31, data_dir)
+        starts = migration_backgrounds(v, f.spacing, FWI_START_LENGTHS_M, seed=32, water_depth=WATER_M)
+        pick = np.random.default_rng(33).integers(len(FWI_START_LENGTHS_M), size=len(v))
+        save_tensors(work / "fwi_models_train.pt", v=torch.as_tensor(v), start=torch.as_tensor(starts[np.arange(len(v)), pick]))  # fmt: skip
+    if not (work / "fwi_models_eval.pt").exists():
+        v = marmousi_evaluation_crops(f.shape, f.spacing, water_depth=WATER_M, data_dir=data_dir)
+        start = migration_backgrounds(v, f.spacing, (FWI_EVAL_START_M,), water_depth=WATER_M)[:, 0]
+        save_tensors(work / "fwi_models_eval.pt", v=torch.as_tensor(v), start=torch.as_tensor(start))
+    return {"tests": list(tests), "fwi_regions": 2, "fwi_train_models": cfg["fwi_max_models"]}
+
+
+# ---------------------------------------------------------------------------------------- the run
+class Run:
+    """Submits tasks to the pool, keeps every finished result (memory, JSON, work directory)."""
+
+    def __init__(self, args: argparse.Namespace, case: Case, work: Path, out: Path, t0: float) -> None:
+        self.args, self.case, self.work, self.out = args, case, work, out
+        self.t0 = t0
+        self.pending: dict[Future, tuple[str, str]] = {}
+        self.results: dict[str, dict] = {}
+        self.report: dict = {"mode": "quick" if args.quick else "full", "status": "running",
+                             "config": case.to_dict(), "environment": environment(args)}  # fmt: skip
+        (work / "tasks").mkdir(exist_ok=True)
+        for p in (work / "tasks").glob("*.json"):
+            saved = json.loads(p.read_text())
+            self.results[saved["key"]] = saved["result"]
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def submit(self, pool: ProcessPoolExecutor, key: str, kind: str, fn, *args) -> None:
+        if key in self.results:
+            return
+        self.pending[pool.submit(fn, *args)] = (key, kind)
+
+    def collect(self, timeout: float | None = None) -> list[tuple[str, str, dict]]:
+        done, _ = wait(list(self.pending), timeout=timeout, return_when=FIRST_COMPLETED)
+        finished = []
+        for fut in done:
+            key, kind = self.pending.pop(fut)
+            result = fut.result()
+            if not kind.startswith("train"):  # training resumes through its own checkpoints
+                save_json(
+                    self.work / "tasks" / f"{key.replace(' ', '_')}.json", {"key": key, "result": result}
+                )
+            self.results[key] = result
+            finished.append((key, kind, result))
+            print(f"[{self.elapsed():6.0f} s] {key}: {brief(result)}", flush=True)
+        if finished:
+            self.write()
+        return finished
+
+    def write(self, status: str = "running") -> None:
+        self.report["status"] = status
+        self.report["elapsed_s"] = self.elapsed()
+        self.report["results"] = self.results
+        self.report |= summarize(self.results, self.case)
+        learned = [r["seconds"] for k, r in self.results.items()
+                   if k.startswith(("lsrtm", "fwi")) and r.get("method", "").startswith("learned")]  # fmt: skip
+        self.report["measured_learned_eval_cpu_s"] = sum(learned)
+        save_json(self.out, self.report)
+
+
+def brief(result: dict) -> str:
+    keys = (
+        "steps",
+        "step_s",
+        "models",
+        "applications",
+        "solves",
+        "psnr_db",
+        "band_psnr_db",
+        "misfit",
+        "seconds",
+        "seconds_J",
+        "seconds_Jt",
+    )
+    return ", ".join(f"{k} {result[k]:.4g}" if isinstance(result[k], float) else f"{k} {result[k]}"
+                     for k in keys if k in result)  # fmt: skip
+
+
+def plan(run: Run, names: list[str], workers: int) -> dict:
+    """Seconds per task kind from the data tasks' timings; the training allowance per task."""
+    case, res = run.case, run.results
+    data = [res[f"data {n}"] for n in names]
+    t_j = float(np.mean([d["seconds_J"] / d["shots"] for d in data]))
+    t_jt = float(np.mean([d["seconds_Jt"] / d["shots"] for d in data]))
+    fwd = [r for k, r in res.items() if k.startswith("records ")]
+    t_f = sum(r["seconds"] for r in fwd) / sum(r["forwards"] for r in fwd)  # per shot
+    n = case.lsrtm.n_shots
+
+    def lsrtm_s(method: str) -> float:
+        a, b = lsrtm_task_applications(case, method)
+        return OVERHEAD * n * (a * t_j + b * t_jt)
+
+    fwi_s = OVERHEAD * case.fwi.n_shots * t_f * (4 * case.fwi_layers + 2)  # a gradient ≈ 4 forwards (assumed)
+    classical_fwi_s = OVERHEAD * t_f * fwi_learned_solves(case, True) * 1.5
+    learned = [lsrtm_s(m) for m in LSRTM_LEARNED for _ in SEEDS for _ in names] + [fwi_s] * (
+        2 * len(SEEDS) * 2
+    )
+    classical = [lsrtm_s(m) for m in LSRTM_CLASSICAL for _ in names] + [lsrtm_s("stochastic")] * len(SEEDS) * len(
+        names
+    ) + [classical_fwi_s] * 2 * 2  # fmt: skip
+    learned_wall = CONTENTION * (sum(learned) / workers + max(learned))
+    finish = 20.0 + 0.03 * run.args.budget_minutes * 60
+    window = run.args.budget_minutes * 60 - run.elapsed() - learned_wall - finish
+    n_train = 3 * len(SEEDS)
+    allowance = min(window, (window * workers - CONTENTION * sum(classical)) / n_train)
+    return {"seconds_per_shot_J": t_j, "seconds_per_shot_Jt": t_jt, "seconds_per_shot_forward": t_f,
+            "learned_eval_cpu_s": sum(learned), "learned_eval_wall_s": learned_wall,
+            "classical_eval_cpu_s": sum(classical), "training_window_s": window,
+            "training_allowance_s": max(allowance, 0.0), "workers": workers}  # fmt: skip
+
+
+def execute(args: argparse.Namespace, case: Case, work: Path, out: Path, t0: float) -> Run:
+    info = prepare(case, "quick" if args.quick else "full", work, args.data_dir)
+    names, workers = info["tests"], args.threads
+    run = Run(args, case, work, out, t0)
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker, initargs=(1,)) as pool:
+        w = str(work)
+        for i, name in enumerate(names):
+            run.submit(pool, f"data {name}", "data", make_lsrtm_test, case, w, name, 100 + i)
+        chunk = max(1, info["fwi_train_models"] // max(1, workers - len(names) - 1))
+        for i in range(0, info["fwi_train_models"], chunk):
+            idx = list(range(i, min(i + chunk, info["fwi_train_models"])))
+            run.submit(pool, f"records train {i}", "data", make_fwi_records, case, w, "train", idx)
+        run.submit(pool, "records eval 0", "data", make_fwi_records, case, w, "eval", [0, 1])
+        while run.pending:
+            run.collect()
+        run.report["plan"] = p = plan(run, names, workers)
+        print(
+            f"[{run.elapsed():6.0f} s] plan: {json.dumps({k: round(v, 3) for k, v in p.items()})}", flush=True
+        )
+        for seed in SEEDS:
+            for arch in ("lg", "ista"):
+                run.submit(pool, f"train lsrtm {arch} {seed}", "train lsrtm", train_lsrtm, case, w, arch, seed,
+                           p["training_allowance_s"])  # fmt: skip
+            run.submit(
+                pool, f"train fwi {seed}", "train fwi", train_fwi, case, w, seed, p["training_allowance_s"]
+            )
+        run.submit(pool, "lipschitz", "lipschitz", lipschitz_estimate, case, w, names[0])
+        budget = fwi_learned_solves(case, True)
+        for region in range(2):
+            run.submit(pool, f"fwi {region} start", "eval", eval_fwi, case, w, region, "start", 0, budget)
+            for method in FWI_CLASSICAL:
+                run.submit(
+                    pool, f"fwi {region} {method}", "eval", eval_fwi, case, w, region, method, 0, budget
+                )
+        for name in names:
+            for seed in SEEDS:
+                run.submit(pool, f"lsrtm {name} stochastic {seed}", "eval", eval_lsrtm, case, w, name, "stochastic",
+                           seed, {})  # fmt: skip
+        scale = float(load_tensors(work / "lsrtm_pool.pt")["scale"])
+        while run.pending:
+            for _key, kind, result in run.collect():
+                if kind == "lipschitz":
+                    extra = {"lipschitz": result["lipschitz"], "scale": scale}
+                    for name in names:
+                        for method in LSRTM_CLASSICAL:
+                            run.submit(pool, f"lsrtm {name} {method} 0", "eval", eval_lsrtm, case, w, name, method,
+                                       0, extra)  # fmt: skip
+                elif kind == "train lsrtm":
+                    arch, seed, steps = result["arch"], result["seed"], result["steps"]
+                    methods = LSRTM_LEARNED[:2] if arch == "lg" else LSRTM_LEARNED[2:]
+                    for name in names:
+                        for method in methods:
+                            run.submit(pool, f"lsrtm {name} {method} {seed} s{steps}", "eval", eval_lsrtm, case,
+                                       w, name, method, seed, {"scale": scale})  # fmt: skip
+                elif kind == "train fwi":
+                    for region in range(2):
+                        for method in FWI_LEARNED:
+                            run.submit(pool, f"fwi {region} {method} {result['seed']} m{result['models']}", "eval",
+                                       eval_fwi, case, w, region, method, result["seed"], budget)  # fmt: skip
+    run.report["tests"] = names
+    return run
+
+
+# ---------------------------------------------------------------------------------------- summaries
+def rows_of(results: dict, prefix: str) -> list[dict]:
+    return [r for k, r in results.items() if k.startswith(prefix) and "method" in r]
+
+
+def aggregate(rows: list[dict], measures: tuple[str, ...], cost: str) -> dict:
+    """Mean over models and seeds; per-seed means, their worst (lowest score, highest misfit)."""
+    seeds = sorted({r["seed"] for r in rows})
+    per_seed = {
+        s: {m: float(np.mean([r[m] for r in rows if r["seed"] == s])) for m in measures} for s in seeds
+    }
+    out = {"n": len(rows), "seeds": len(seeds), cost: float(np.mean([r[cost] for r in rows]))}
+    for m in measures:
+        values = [per_seed[s][m] for s in seeds]
+        out[m] = float(np.mean(values))
+        out[f"{m}_worst"] = float(max(values) if m == "misfit" else min(values))
+    return out
+
+
+def summarize(results: dict, case: Case) -> dict:
+    lsrtm, fwi = rows_of(results, "lsrtm "), rows_of(results, "fwi ")
+    table_l = {}
+    for key in sorted({(r["name"].split("-")[0], r["method"]) for r in lsrtm}):
+        rows = [r for r in lsrtm if (r["name"].split("-")[0], r["method"]) == key]
+        table_l[f"{key[0]} | {key[1]}"] = aggregate(
+            rows, ("psnr_db", "band_psnr_db", "ssim", "misfit"), "applications"
+        )
+    table_f = {}
+    for key in sorted({r["method"] for r in fwi}):
+        table_f[key] = aggregate(
+            [r for r in fwi if r["method"] == key], ("psnr_db", "ssim", "misfit"), "solves"
+        )
+    training = {k: {x: v.get(x) for x in ("steps", "models", "seconds", "total", "solves", "gradients", "step_s")}
+                for k, v in results.items() if k.startswith("train ")}  # fmt: skip
+    return {"lsrtm": table_l, "fwi": table_f, "training": training, "goals": goals(table_l, table_f, case)}
+
+
+def goals(table_l: dict, table_f: dict, case: Case) -> dict:
+    """Issue 13, item 7, on the Marmousi (never seen) models."""
+    out = {}
+    cg = table_l.get("marmousi | CG")
+    for method in ("learned gradient", "learned gradient + safeguard"):
+        row = table_l.get(f"marmousi | {method}")
+        if cg and row:
+            gain = row["band_psnr_db"] - cg["band_psnr_db"]
+            excess = row["misfit_worst"] - cg["misfit"]
+            out[f"lsrtm {method}"] = {"band_psnr_gain_db": gain, "worst_misfit_excess": excess,
+                                      "met": bool(gain >= 1.0 and excess <= case.noise)}  # fmt: skip
+    lbfgs = table_f.get("L-BFGS")
+    for method in FWI_LEARNED:
+        row = table_f.get(method)
+        if lbfgs and row:
+            gain = row["psnr_db"] - lbfgs["psnr_db"]
+            out[f"fwi {method}"] = {"psnr_gain_db": gain, "worst_gain_db": row["psnr_db_worst"] - lbfgs["psnr_db"],
+                                    "met": bool(gain >= 0.5)}  # fmt: skip
+    return out
+
+
+def print_tables(report: dict) -> None:
+    print("\nLSRTM (mean over models and seeds; worst = the worst seed's mean)")
+    print(
+        f"{'set | method':<38} {'J/Jᵀ':>5} {'PSNR':>6} {'worst':>6} {'band':>6} {'worst':>6} {'SSIM':>6} {'misfit':>7} {'worst':>7}"
+    )
+    for key, r in report.get("lsrtm", {}).items():
+        print(f"{key:<38} {r['applications']:5.1f} {r['psnr_db']:6.2f} {r['psnr_db_worst']:6.2f} {r['band_psnr_db']:6.2f} "
+              f"{r['band_psnr_db_worst']:6.2f} {r['ssim']:6.3f} {r['misfit']:7.4f} {r['misfit_worst']:7.4f}")  # fmt: skip
+    print("\nFWI on the Marmousi evaluation regions (mean over regions and seeds)")
+    print(f"{'method':<28} {'solves':>6} {'PSNR':>6} {'worst':>6} {'SSIM':>6} {'misfit':>7}")
+    for key, r in report.get("fwi", {}).items():
+        print(
+            f"{key:<28} {r['solves']:6.0f} {r['psnr_db']:6.2f} {r['psnr_db_worst']:6.2f} {r['ssim']:6.3f} {r['misfit']:7.4f}"
+        )
+    print("\nTraining")
+    for key, r in report.get("training", {}).items():
+        print(f"{key:<22} {json.dumps({k: v for k, v in r.items() if v is not None})}")
+    print("\nGoals (issue 13 item 7, Marmousi evaluation regions)")
+    for key, r in report.get("goals", {}).items():
+        print(f"{key:<40} {json.dumps(r)}")
+
+
+# ---------------------------------------------------------------------------------------- figure
+def draw_figure(work: Path, report: dict, path: Path) -> Path | None:
+    """Models side by side, one shared colour scale per row (LSRTM: ± the truth's 99th percentile)."""
+    import matplotlib.pyplot as plt
+
+    from geolearn.viz.convergence import save_figure
+
+    names = report.get("tests", [])
+    columns = [
+        "truth",
+        "CG",
+        "FISTA-DCT",
+        "stochastic",
+        "learned ISTA",
+        "learned gradient",
+        "learned gradient + safeguard",
+    ]
+    fwi_columns = ["truth", "start", "GD", "L-BFGS", *FWI_LEARNED]
+    rows = len(names) + 2
+    fig, axes = plt.subplots(
+        rows, len(columns), figsize=(2.6 * len(columns), 1.25 * rows + 0.6), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, name in enumerate(names):
+        truth = load_tensors(work / f"lsrtm_data_{name}.pt")["x"].numpy()
+        clip = float(np.percentile(np.abs(truth), 99))
+        for j, column in enumerate(columns):
+            file = work / (f"image_lsrtm_{name}_{column.replace(' ', '_')}_0.pt")
+            image = (
+                truth
+                if column == "truth"
+                else (load_tensors(file)["image"].numpy() if file.exists() else None)
+            )
+            if image is not None:
+                im = axes[i, j].imshow(image.T, cmap="seismic", vmin=-clip, vmax=clip, aspect="auto")
+                axes[i, j].set_title(f"{name}: {column}" if j == 0 else column, fontsize=7)
+        fig.colorbar(im, ax=axes[i, -1], fraction=0.05, label="δv m/s")
+    models = load_tensors(work / "fwi_models_eval.pt")
+    for r in range(2):
+        truth = models["v"][r].numpy()
+        lo, hi = float(truth.min()), float(truth.max())
+        for j, column in enumerate(fwi_columns):
+            file = work / f"image_fwi_{r}_{column.replace(' ', '_')}_0.pt"
+            image = (
+                truth
+                if column == "truth"
+                else (load_tensors(file)["image"].numpy() if file.exists() else None)
+            )
+            if image is not None:
+                im = axes[len(names) + r, j].imshow(image.T, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
+                axes[len(names) + r, j].set_title(
+                    f"FWI marmousi {r}: {column}" if j == 0 else column, fontsize=7
+                )
+        fig.colorbar(im, ax=axes[len(names) + r, -1], fraction=0.05, label="v m/s")
+    fig.suptitle("Learned vs classical at equal cost on models never seen (seed 0 shown)", fontsize=9)
+    return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------------------- main
+def environment(args: argparse.Namespace) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=False).stdout.strip()  # fmt: skip
+    except OSError:
+        commit = ""
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cores": usable_cores(),
+            "threads": args.threads, "budget_minutes": args.budget_minutes, "commit": commit,
+            "torch": torch.__version__}  # fmt: skip
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small grids and few steps (minutes on 2 cores)")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=None, help="wall-clock budget of the whole run"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=usable_cores(), help="worker processes (one thread each)"
+    )
+    parser.add_argument("--data-dir", default=os.environ.get("GEOLEARN_DATA_DIR"), help="Marmousi mirror")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (figure next to it)")
+    parser.add_argument("--work-dir", type=Path, default=None, help="data, checkpoints, finished tasks")
+    parser.add_argument("--fresh", action="store_true", help="delete the work directory first")
+    parser.add_argument("--figure-only", action="store_true", help="redraw the figure of a saved run")
+    args = parser.parse_args()
+    mode = "quick" if args.quick else "full"
+    if args.budget_minutes is None:
+        args.budget_minutes = MODES[mode]["budget_minutes"]
+    if args.threads < 1 or not args.budget_minutes > 0:
+        parser.error(
+            f"--threads must be >= 1 and --budget-minutes > 0, got {args.threads}, {args.budget_minutes}"
+        )
+    results = Path(__file__).parent / "results"
+    out = args.out or results / f"learned_realistic_bench{'_quick' if args.quick else ''}.json"
+    work = args.work_dir or results / f"learned_realistic_{mode}"
+    figure = out.with_suffix(".png")
+    if args.figure_only:
+        print(draw_figure(work, json.loads(out.read_text()), figure))
+        return
+    if args.fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    case = build_case(mode)
+    config = work / "config.json"
+    if config.exists() and json.loads(config.read_text()) != json.loads(json.dumps(case.to_dict())):
+        parser.error(f"{work} holds a run with another configuration; pass --fresh to start over")
+    save_json(config, case.to_dict())
+    print(f"{mode} mode: LSRTM {case.lsrtm.shape} x {case.lsrtm.n_shots} shots, {case.lsrtm.tn} s, "
+          f"{case.lsrtm.points_per_wavelength():.1f} points per wavelength; FWI {case.fwi.shape} x {case.fwi.n_shots} "
+          f"shots; {args.threads} workers; budget {args.budget_minutes:g} min; work {work}", flush=True)  # fmt: skip
+    run = execute(args, case, work, out, t0)
+    run.write("complete")
+    print_tables(run.report)
+    print(f"\nwall time {run.elapsed():.0f} s (budget {args.budget_minutes * 60:.0f} s); JSON {out}")
+    print(f"figure {draw_figure(work, run.report, figure)}")
+
+
+if __name__ == "__main__":
+    main()
