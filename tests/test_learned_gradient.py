@@ -211,5 +211,6 @@ def test_bad_input_is_refused_before_any_wave_solve(born):
         LearnedGradientLSRTM(2, memory=-1)
     with pytest.raises(ConfigError, match="n_layers must be a positive integer"):
         LearnedGradientLSRTM(0)
-    with pytest.raises(ConfigError, match="consistency_weight must be >= 0"):
-        learned_gradient_loss(0.3, -1.0)
+    for weights in ((0.3, -1.0), (-0.3, 1.0), (0.3, 1.0, -0.01)):
+        with pytest.raises(ConfigError, match="consistency_weight and margin must be >= 0"):
+            learned_gradient_loss(*weights)

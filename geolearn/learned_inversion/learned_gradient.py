@@ -325,19 +325,23 @@ class LearnedGradientLSRTM(nn.Module):
 NetworkLoss = Callable[[nn.Module, torch.Tensor, LinearOperator, torch.Tensor], torch.Tensor]
 
 
-def learned_gradient_loss(data_weight: float = 0.3, consistency_weight: float = 1.0) -> NetworkLoss:
+def learned_gradient_loss(
+    data_weight: float = 0.3, consistency_weight: float = 1.0, margin: float = 0.0
+) -> NetworkLoss:
     """Training loss of :class:`LearnedGradientLSRTM` for :func:`~geolearn.learned_inversion.train_over_operators`.
 
-    ``‖x̂ − x‖²/‖x‖² + w_d ‖J x̂ − y‖²/‖y‖² + w_c Σ_k max(0, excess_k)`` (sums over the batch;
+    ``‖x̂ − x‖²/‖x‖² + w_d ‖J x̂ − y‖²/‖y‖² + w_c Σ_k max(0, excess_k + m)`` (sums over the batch;
     ``excess_k`` from :class:`LearnedGradientRun`): the image error, the data misfit of the result
     (as :func:`~geolearn.learned_inversion.lsrtm_loss`), and a hinge on every layer whose learned
     update fits the data worse than its classical update. The hinge trains the network so that
     the safeguard stays silent on models like the training ones; it costs nothing beyond the data
-    term (every layer's learned residual is computed anyway). ``w_c = 0`` drops it.
+    term (every layer's learned residual is computed anyway). ``w_c = 0`` drops it; a margin
+    ``m > 0`` (relative to ``‖y‖²``) trains the learned updates to be strictly better.
     """
-    if not data_weight >= 0 or not consistency_weight >= 0:
+    if not data_weight >= 0 or not consistency_weight >= 0 or not margin >= 0:
         raise ConfigError(
-            f"data_weight and consistency_weight must be >= 0, got {data_weight} and {consistency_weight}"
+            f"data_weight, consistency_weight and margin must be >= 0, got {data_weight}, "
+            f"{consistency_weight} and {margin}"
         )
 
     def loss(net: nn.Module, y: torch.Tensor, J: LinearOperator, x: torch.Tensor) -> torch.Tensor:
@@ -345,6 +349,6 @@ def learned_gradient_loss(data_weight: float = 0.3, consistency_weight: float = 
         tiny = torch.finfo(x.dtype).tiny
         value = (run.image - x).pow(2).sum() / x.pow(2).sum().clamp_min(tiny)
         value = value + data_weight * run.residual.pow(2).sum() / y.pow(2).sum().clamp_min(tiny)
-        return value + consistency_weight * torch.relu(run.excess).sum()
+        return value + consistency_weight * torch.relu(run.excess + margin).sum()
 
     return loss

@@ -1,0 +1,147 @@
+"""Learned FWI with the data-misfit safeguard: each learned update must fit the data as well as a
+line-searched gradient step from the same model, up to the noise level.
+
+Layer ``k`` of :class:`~geolearn.learned_inversion.LearnedFWI` proposes ``v_L`` from ``v_k`` and
+its gradient ``g_k``. The classical update it replaces is the normalised gradient step with a
+backtracking (Armijo) line search of :func:`~geolearn.learned_inversion.gd_fwi`,
+``v_C = v_k − α g_k / max|g_k|`` (:func:`~geolearn.learned_inversion.fwi_baseline.armijo_step`). With a
+:class:`~geolearn.learned_inversion.safeguard.DataSafeguard`, a model keeps ``v_L`` only if
+``‖F(v_L) − d‖ ≤ max(‖F(v_C) − d‖, noise)``, else it takes ``v_C``. Where every learned update is
+rejected, the result is exactly gradient descent with ``K`` gradients (the step ``α`` is carried
+from layer to layer as :func:`gd_fwi` carries it).
+
+Cost per model (counted in a :class:`~geolearn.learned_inversion.CostCounter`): the ``K``
+gradients of the learned scheme (``F(v_L)`` comes with the next layer's gradient), the line
+search's forward modellings (one per trial, at least one per layer; skipped where ``v_L`` already
+explains the data to the noise level), one forward modelling to check the last layer, and one
+more gradient at ``v_C`` for every rejection before the last layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+
+from geolearn.errors import ConfigError, ShapeError
+from geolearn.learned_inversion.fwi import LearnedFWI, grid_depths
+from geolearn.learned_inversion.fwi_baseline import armijo_step
+from geolearn.learned_inversion.metrics import CostCounter
+from geolearn.learned_inversion.safeguard import DataSafeguard
+from geolearn.wave import Geometry, WaveModeling
+
+__all__ = ["SafeguardedFWIRun", "safeguarded_fwi"]
+
+logger = logging.getLogger("geolearn.learned_inversion.fwi_safeguard")
+
+
+@dataclass
+class SafeguardedFWIRun:
+    """Result of :func:`safeguarded_fwi`.
+
+    Attributes
+    ----------
+    velocity : Tensor ``(B, nx, nz)``, m/s.
+    accepted : Tensor ``(B, K)`` bool — layer ``k`` kept the learned update of model ``b``.
+    misfit : Tensor ``(B, K + 1)`` float64 — ``‖F(v_k) − d‖ / ‖d‖`` at the start and after each layer.
+    """
+
+    velocity: torch.Tensor
+    accepted: torch.Tensor
+    misfit: torch.Tensor
+
+
+def safeguarded_fwi(
+    net: LearnedFWI,
+    v0: torch.Tensor,
+    observed: torch.Tensor,
+    geometry: Geometry,
+    *,
+    safeguard: DataSafeguard,
+    n_layers: int | None = None,
+    step: float = 50.0,
+    max_trials: int = 6,
+    memory: str = "full",
+    counter: CostCounter | None = None,
+) -> SafeguardedFWIRun:
+    """Run learned FWI from ``v0`` with every layer checked against a line-searched gradient step.
+
+    Parameters
+    ----------
+    net : LearnedFWI
+    v0 : Tensor ``(B, nx, nz)``
+        Starting models, m/s.
+    observed : Tensor ``(B, n_shots, n_rec, nt)``
+        Records of ``geometry``.
+    geometry : Geometry
+    safeguard : DataSafeguard
+        Noise level of the records (relative to ``‖d‖``, or absolute).
+    n_layers : int, optional
+        Run the first layers only.
+    step, max_trials : float, int
+        First ``α`` (m/s) and trials of the line search, as :func:`gd_fwi`.
+    memory : str
+        Wavefield storage of the gradients.
+    counter : CostCounter, optional
+        Receives gradients and forward modellings.
+    """
+    if not isinstance(safeguard, DataSafeguard):
+        raise TypeError(f"safeguard must be a DataSafeguard, got {type(safeguard).__name__}")
+    shape = tuple(geometry.model.shape)
+    if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
+        raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
+    if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
+        raise ShapeError(
+            f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
+        )
+    n = net.n_layers if n_layers is None else n_layers
+    if not 1 <= n <= net.n_layers:
+        raise ConfigError(f"n_layers must lie in 1..{net.n_layers}, got {n_layers}")
+    counter = counter if counter is not None else CostCounter()
+    F = WaveModeling(geometry.model, geometry)
+    depths = grid_depths(geometry)
+    d_norm = observed.detach().double().flatten(1).norm(dim=1)
+    floor = safeguard.floor(d_norm)
+    v = v0.detach().to(net.raw_step.dtype)
+    g, mu = net.gradients(v, observed, geometry, memory=memory, counter=counter)
+    steps = [float(step)] * v.shape[0]
+    accepted, misfits = [], [mu.double()]
+    for k in range(n):
+        with torch.no_grad():
+            proposal = net.layer(k, v, g, mu, depths)
+        if k + 1 < n:
+            g_l, mu_l = net.gradients(proposal, observed, geometry, memory=memory, counter=counter)
+        else:
+            g_l, mu_l = g, net.misfits(proposal, observed, geometry, counter=counter)
+        keep = torch.zeros(v.shape[0], dtype=torch.bool)
+        v_next, g_next, mu_next = proposal.clone(), g_l.clone(), mu_l.clone()
+        for b in range(v.shape[0]):
+            learned = mu_l[b].double() * d_norm[b]
+            if learned <= floor[b]:  # explained to the noise level: nothing to compare with
+                keep[b] = True
+                continue
+            f_b = 0.5 * float(mu[b].double() * d_norm[b]) ** 2
+            v_c, f_c, steps[b] = armijo_step(v[b], f_b, g[b], observed[b], F, steps[b],
+                                             max_trials=max_trials, counter=counter)  # fmt: skip
+            keep[b] = bool(
+                safeguard.accept(learned[None], torch.tensor([math.sqrt(2 * f_c)]), d_norm[b : b + 1])[0]
+            )
+            if keep[b]:
+                continue
+            v_next[b] = v_c
+            if k + 1 < n:
+                g_c, mu_c = net.gradients(
+                    v_c[None], observed[b : b + 1], geometry, memory=memory, counter=counter
+                )
+                g_next[b], mu_next[b] = g_c[0], mu_c[0]
+            else:
+                mu_next[b] = math.sqrt(2 * f_c) / float(d_norm[b])
+        if not bool(keep.all()):
+            logger.info("learned FWI layer %d: %d of %d models took the line-searched gradient step",
+                        k, int((~keep).sum()), len(keep))  # fmt: skip
+        v, g, mu = v_next, g_next, mu_next
+        accepted.append(keep)
+        misfits.append(mu.double())
+    return SafeguardedFWIRun(v, torch.stack(accepted, 1), torch.stack(misfits, 1))
