@@ -63,6 +63,21 @@ def _source_wavelet(wavelet: Any) -> Any:
     return wavelet if isinstance(wavelet, SourceWavelet) else None
 
 
+def _modelling_axis(measured: Any, wavelet: Any, last_time: float, dt: float) -> tuple[float, float, Any]:
+    """Start time and length (s) of the modelling axis, and the wavelet on it.
+
+    The axis starts at the shot, or whole steps before it for a measured wavelet that starts before
+    the shot (recorded samples then stay on modelling steps); it ends at ``last_time``, the last
+    recorded sample. Without a measured wavelet ``wavelet`` is passed on as it is.
+    """
+    if measured is None:
+        return 0.0, last_time, wavelet
+    start = -dt * np.ceil(-measured.t0 / dt - 1e-9) if measured.t0 < 0 else 0.0
+    n_model = round((last_time - start) / dt) + 1
+    on_axis = _on_time_axis(measured.samples[None], measured.t0, measured.dt, start, dt, n_model)[0]
+    return start, last_time - start, on_axis
+
+
 def _processed_shots(survey: Any, idx: list[int], pipeline: Any, ndim: int) -> list[Any]:
     """Shots ``idx`` through ``pipeline``; in 2D, projected onto the survey's line where y varies."""
     from geolearn.processing import project_to_line, shot_geometry
@@ -190,14 +205,9 @@ def problem_from_survey(
                      coordinate_scale) for s in processed]  # fmt: skip
     rec_dt, rec_t0 = processed[0].dt, processed[0].t0
     n_samples = min(s.data.shape[-1] for s in processed) if nt is None else int(nt)
-    measured = _source_wavelet(wavelet)
     dt = choose_dt(vmax or float(vp.max()), spacing, space_order, record_dt=rec_dt)
-    # Whole modelling steps before the shot, so that recorded samples stay on modelling steps.
-    start = -dt * np.ceil(-measured.t0 / dt - 1e-9) if measured is not None and measured.t0 < 0 else 0.0
-    record_length = rec_t0 + rec_dt * (n_samples - 1) - start
-    n_model = round(record_length / dt) + 1
-    if measured is not None:
-        wavelet = _on_time_axis(measured.samples[None], measured.t0, measured.dt, start, dt, n_model)[0]
+    last_time = rec_t0 + rec_dt * (n_samples - 1)
+    start, record_length, wavelet = _modelling_axis(_source_wavelet(wavelet), wavelet, last_time, dt)
     problem = ShotProblem.create(
         vp, spacing, np.stack([p[0] for p in pos]), [p[1] for p in pos], record_length=record_length,
         origin=origin, dt=dt, f0=f0, delay=delay, wavelet=wavelet, vmax=vmax, nbl=nbl,
