@@ -265,7 +265,8 @@ def make_lsrtm_test(case: Case, work: str, name: str, seed: int) -> dict:
     t = load_tensors(work_dir / f"lsrtm_test_{name}.pt")
     survey = case.lsrtm
     model = survey.model(t["v0"])
-    J = BornOperator(model, survey.geometry(model), t["v0"].float(), cache=None)
+    geometry = survey.geometry(model)
+    J = BornOperator(model, geometry, t["v0"].float(), cache=None)
     x = (t["v"] - t["v0"]).float()
     with torch.no_grad():
         clean = J(x[None])
@@ -281,6 +282,7 @@ def make_lsrtm_test(case: Case, work: str, name: str, seed: int) -> dict:
     kernel = [r.seconds for r in J.performance]
     n = survey.n_shots
     return {"name": name, "shots": n, "propagations": len(kernel),
+            "background_bytes_per_shot": (geometry.nt + 1) * J.solver.grid_points * 4,
             "seconds_J": n * float(np.median(kernel[:n_j])), "seconds_Jt": 2 * n * float(np.median(kernel[n_j:]))}  # fmt: skip
 
 
@@ -313,7 +315,7 @@ def fwi_records(work_dir: Path, name: str) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------- LSRTM methods
 def stochastic_lsrtm(case: Case, model: Model, geometry: Geometry, v0: torch.Tensor, y: torch.Tensor,
-                     seed: int) -> tuple[torch.Tensor, float]:  # fmt: skip
+                     seed: int, cache: int | None) -> tuple[torch.Tensor, float]:  # fmt: skip
     """Shot-subsampled steepest descent: each iteration a new random subset of shots (unbiased
     scaling), ``x ← x − α g`` with the exact line-search step on that subset. Runs while the
     full-survey-equivalent J/Jᵀ count stays within the budget; returns the image and that count."""
@@ -325,7 +327,7 @@ def stochastic_lsrtm(case: Case, model: Model, geometry: Geometry, v0: torch.Ten
         cost = (3 if used else 2) * s / n
         if used + cost > case.budget_applications + 1e-9:
             return x[0], used
-        J = BornOperator(model, encoding.geometry, v0, cache=None)
+        J = BornOperator(model, encoding.geometry, v0, cache=cache)
         ys = encoding.encode_data(y[0])[None]
         with torch.no_grad():
             r = (J(x) if used else torch.zeros_like(ys)) - ys
@@ -347,8 +349,10 @@ def fista_dct_lsrtm(
     return S(result.x)
 
 
-def lipschitz_estimate(case: Case, work: str, name: str) -> dict:
-    """``1.5 ‖J‖²`` from 5 power iterations on test model ``name``'s operator (a one-off per acquisition)."""
+def lipschitz_estimate(case: Case, work: str, name: str, scale: float) -> dict:
+    """``‖J‖²`` estimates on test model ``name``'s operator, made once per acquisition (their J/Jᵀ are
+    reported, not charged per model): FISTA's ``1.5 × 5 power iterations``, and the learned ISTA's
+    own estimator where its steps are fractions of ``1/L``."""
     work_dir = Path(work)
     t = load_tensors(work_dir / f"lsrtm_test_{name}.pt")
     model = case.lsrtm.model(t["v0"])
@@ -357,7 +361,15 @@ def lipschitz_estimate(case: Case, work: str, name: str) -> dict:
         BornOperator(model, case.lsrtm.geometry(model), t["v0"].float(), cache=None), counter
     )
     norm = operator_norm(J, max_iter=5, tol=1e-3, seed=0)
-    return {"lipschitz": 1.5 * norm**2, "applications": counter.applications}
+    out = {"lipschitz": 1.5 * norm**2, "applications": counter.applications}
+    ista = lsrtm_network("ista", case, 0, scale)
+    if getattr(ista, "step_scale", None) == "lipschitz":
+        counter.reset()
+        out |= {
+            "lipschitz_ista": float(ista.lipschitz_estimator(J)),
+            "applications_ista": counter.applications,
+        }
+    return out
 
 
 def eval_lsrtm(case: Case, work: str, name: str, method: str, seed: int, extra: dict) -> dict:
@@ -371,29 +383,34 @@ def eval_lsrtm(case: Case, work: str, name: str, method: str, seed: int, extra: 
     model = survey.model(v0)
     geometry = survey.geometry(model)
     counter = CostCounter()
-    J = CountingOperator(BornOperator(model, geometry, v0, cache=None), counter)
+    J = CountingOperator(BornOperator(model, geometry, v0, cache=extra.get("cache")), counter)
     start = time.perf_counter()
-    accepted = None
+    accepted, misfit = None, None
     with torch.no_grad():
         if method == "CG":
             image, cost = cg_lsrtm(J, y, case.cg_iters)[0], None
         elif method == "FISTA-DCT":
             image, cost = fista_dct_lsrtm(case, J, y, extra["lipschitz"], extra["scale"])[0], None
         elif method == "stochastic":
-            image, cost = stochastic_lsrtm(case, model, geometry, v0, y, seed)
+            image, cost = stochastic_lsrtm(case, model, geometry, v0, y, seed, extra.get("cache"))
         elif method in ("learned gradient", "learned gradient + safeguard"):
             net = load_lsrtm_network(case, work_dir, "lg", seed, extra["scale"])
             guard = DataSafeguard(case.noise) if method.endswith("safeguard") else None
             run = net.run(y, J, safeguard=guard)
             image, cost, accepted = run.image[0], None, run.accepted[0].tolist()
+            if guard is not None:  # the safeguard's last check computed the result's residual
+                misfit = float(run.misfit[0, -1])
         elif method == "learned ISTA":
-            image, cost = load_lsrtm_network(case, work_dir, "ista", seed, extra["scale"])(y, J)[0], None
+            net = load_lsrtm_network(case, work_dir, "ista", seed, extra["scale"])
+            kwargs = {"lipschitz": extra["lipschitz_ista"]} if "lipschitz_ista" in extra else {}
+            image, cost = net(y, J, **kwargs)[0], None
         else:
             raise ValueError(f"unknown LSRTM method {method!r}")
     seconds = time.perf_counter() - start
     cost = counter.applications if cost is None else cost
-    with torch.no_grad():
-        misfit = float(relative_misfit(J.op(image[None]), y)[0])
+    if misfit is None:
+        with torch.no_grad():
+            misfit = float(relative_misfit(J.op(image[None]), y)[0])
     save_tensors(work_dir / f"image_lsrtm_{name}_{method.replace(' ', '_')}_{seed}.pt", image=image)
     return {"name": name, "method": method, "seed": seed, "applications": cost, "seconds": seconds,
             "psnr_db": float(psnr(image, x)), "band_psnr_db": float(band_limited_psnr(image, x, case.band_sigma_m, survey.spacing)),
@@ -526,7 +543,7 @@ def lsrtm_task_applications(case: Case, method: str) -> tuple[float, float]:
     K, n, B = case.lg_layers, case.cg_iters, case.budget_applications
     n_j, n_jt = {
         "learned gradient": (2 * K - 1, K),
-        "learned gradient + safeguard": (2 * K, K),
+        "learned gradient + safeguard": (2 * K - 1, K),  # its misfit comes with the last check
         "learned ISTA": (case.ista_layers, case.ista_layers),
         "CG": (n, n + 1),
         "FISTA-DCT": (case.fista_iters, case.fista_iters),
