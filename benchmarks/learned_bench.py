@@ -70,7 +70,7 @@ def protocol(quick: bool, seed: int = 0) -> dict:
     sampler = lambda n, g: prob.sample(n, g)  # noqa: E731  fresh training pairs every step
     models = {
         "UnrolledISTA": (
-            UnrolledISTA(A, K_LAYERS, lam=lam, step_init=1 / L, step_bound=2.0, lipschitz=L),
+            UnrolledISTA(K_LAYERS, lam=lam, lipschitz=L, step_init=1.0, step_bound=2.0),
             0.02,
         ),
         "LISTA": (LISTA(A, K_LAYERS, lam=lam, lipschitz=L), 3e-4),
@@ -80,25 +80,29 @@ def protocol(quick: bool, seed: int = 0) -> dict:
         ),
         "ALISTA": (ALISTA(A, K_LAYERS, lam=lam), 0.02),
         "LearnedFISTA": (
-            LearnedFISTA(A, K_LAYERS, lam=lam, lipschitz=L, step_init=1 / L, inertia_init=0.9),
+            LearnedFISTA(K_LAYERS, lam=lam, lipschitz=L, step_init=1.0, inertia_init=0.9),
             0.02,
         ),
     }
     for name, (model, lr) in models.items():
         t0 = time.perf_counter()
+        # Every scheme takes its operator at call time; L is known exactly here, so it is passed.
+        kwargs = {} if isinstance(model, (LISTA, ALISTA)) else {"lipschitz": L}
         Trainer(
-            model, lr=lr, batch_size=64, schedule="cosine", clip_norm=10.0, progress=False, seed=seed
-        ).fit(sampler, n_steps=steps)
+            model, operator=A, forward_kwargs=kwargs, lr=lr, batch_size=64, schedule="cosine", clip_norm=10.0,
+            progress=False, seed=seed,
+        ).fit(sampler, n_steps=steps)  # fmt: skip
         with torch.no_grad():
-            record(name, model(test[0]), time.perf_counter() - t0)
-    deq_map = UnrolledISTA(A, 1, lam=lam, step_init=1 / L, step_bound=2.0, lipschitz=L)
+            record(name, model(test[0], A, **kwargs), time.perf_counter() - t0)
+    deq_map = UnrolledISTA(1, lam=lam, lipschitz=L, step_init=1.0, step_bound=2.0)
     deq = DEQ(deq_map, tol=1e-4, max_iter=200, backward_tol=1e-4, backward_max_iter=100)
     t0 = time.perf_counter()
-    Trainer(deq, lr=0.02, batch_size=64, schedule="cosine", progress=False, seed=seed).fit(
-        sampler, n_steps=steps // 4
-    )
+    Trainer(
+        deq, operator=A, forward_kwargs={"lipschitz": L}, lr=0.02, batch_size=64, schedule="cosine",
+        progress=False, seed=seed,
+    ).fit(sampler, n_steps=steps // 4)  # fmt: skip
     with torch.no_grad():
-        x_deq = deq(test[0])
+        x_deq = deq(test[0], A, lipschitz=L)
     record("DEQ (ISTA map)", x_deq, time.perf_counter() - t0, iterations=deq.stats.forward_iterations)
     return {"train_steps": steps, "lam_ista": lam, "rows": rows}
 
@@ -125,7 +129,8 @@ def memory_vs_depth(quick: bool, seed: int = 0) -> list[dict]:
     prob = make_sparse_coding(250, 500, p=0.1, snr_db=40.0, seed=seed)
     L = float(torch.linalg.matrix_norm(prob.A.matrix.double(), ord=2)) ** 2
     y, x = prob.sample(64, seed + 3)
-    net = UnrolledISTA(prob.A, 1, lam=0.05, step_init=1 / L, lipschitz=L)
+    net = UnrolledISTA(1, lam=0.05, lipschitz=L, step_init=1.0)
+    physics = net.physics(y, prob.A, lipschitz=L)
     out = []
     # Fixed K iterations on purpose (tol = 1e-30): silence the DEQ's "did not reach tol" warnings.
     logging.getLogger("geolearn.learned.deq").setLevel(logging.ERROR)
@@ -133,9 +138,9 @@ def memory_vs_depth(quick: bool, seed: int = 0) -> list[dict]:
 
         def unrolled(K=K):
             net.zero_grad()
-            z = net.init_state(y)
+            z = net.init_state(y, physics)
             for _ in range(K):
-                z = net.step(z, y, 0)
+                z = net.step(z, y, physics, 0)
             torch.nn.functional.mse_loss(z, x).backward()
 
         deq = DEQ(
@@ -150,7 +155,7 @@ def memory_vs_depth(quick: bool, seed: int = 0) -> list[dict]:
 
         def implicit(deq=deq):
             net.zero_grad()
-            torch.nn.functional.mse_loss(deq(y), x).backward()
+            torch.nn.functional.mse_loss(deq(y, prob.A, lipschitz=L), x).backward()
 
         reps = 3 if quick else 7
         mu, tu = saved_bytes_and_time(unrolled, reps)

@@ -1,7 +1,7 @@
 """Learned inversion with the Born operator inside: quality per J/Jᵀ cost, and training memory/time vs depth.
 
 Part (a): learned LSRTM (unrolled ISTA on the Devito Born operator ``J`` with a CNN correction per
-layer, trained on random layered/faulted/lens models from ``workflows.model_generator``) vs CG-LSRTM,
+layer, trained on random layered/faulted/lens models from ``learned_inversion.generator``) vs CG-LSRTM,
 PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per model (counted by
 ``CountingOperator``), on held-back generator models and on Marmousi crops block-averaged to the same
 grid (never seen in training; target = the crop's detail, i.e. velocity minus its Gaussian smoothing,
@@ -9,7 +9,7 @@ placed on the training grid), with FISTA-LSRTM (``½‖Jx − y‖² + λ‖x‖
 counts and the relative data misfit ``‖J x − y‖ / ‖y‖`` of every image. Learned LSRTM is trained on
 ``‖x̂ − x‖²/‖x‖² + 0.3 ‖J x̂ − y‖²/‖y‖²`` (``lsrtm_loss``), so its images also explain the data.
 
-Part (a'): learned FWI (``workflows.learned_fwi``, 3 layers, greedy-trained on generator models with
+Part (a'): learned FWI (``learned_inversion.fwi``, 3 layers, greedy-trained on generator models with
 varied backgrounds and water layers, from mixed starts: background or smoothed truth, see FWI_MODELS)
 vs normalised gradient descent (``gd_fwi``) and projected L-BFGS FWI at equal numbers of
 adjoint-state gradients, on held-back generator models and Marmousi crops: model PSNR / SSIM,
@@ -52,8 +52,9 @@ from _memory import peak_rss_increase
 from torch.utils.checkpoint import checkpoint
 
 from geolearn.io import marmousi_crop
-from geolearn.learned import DnCNN, PnPISTA
-from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, gd_fwi, train_learned_fwi
+from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
+from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
+from geolearn.learned_inversion.fwi_baseline import gd_fwi
 from geolearn.learned_inversion.generator import (
     linear_background,
     random_models,
@@ -61,17 +62,7 @@ from geolearn.learned_inversion.generator import (
     stack_models,
     starting_models,
 )
-from geolearn.learned_inversion.lsrtm import (
-    ScaledDenoiser,
-    born_lipschitz_bound,
-    cg_lsrtm,
-    deq_lsrtm,
-    learned_lsrtm,
-    lsrtm_pairs,
-    pnp_fista_lsrtm,
-    steepest_descent_step,
-    train_learned_lsrtm,
-)
+from geolearn.learned_inversion.lsrtm import cg_lsrtm, learned_lsrtm, lsrtm_pairs, train_learned_lsrtm
 from geolearn.learned_inversion.metrics import (
     CostCounter,
     CountingOperator,
@@ -80,6 +71,7 @@ from geolearn.learned_inversion.metrics import (
     relative_misfit,
     ssim,
 )
+from geolearn.learned_inversion.pnp import ScaledDenoiser, born_lipschitz_bound, deq_lsrtm, pnp_fista_lsrtm
 from geolearn.solvers import ProjectedLBFGS, soft_threshold
 from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
@@ -87,6 +79,7 @@ from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objec
 SHAPE, SPACING = (40, 24), (10.0, 10.0)
 VMAX = 3000.0
 FWI_VMAX = 4500.0  # Marmousi crops reach 3550 m/s; learned FWI moves a start by up to 600 m/s
+MAX_DEPTH = (SHAPE[1] - 1) * SPACING[1]  # deepest knot of learned FWI's depth preconditioner, m
 MARMOUSI_X0 = (3000.0, 5400.0, 7800.0, 9600.0)  # left edges of the Marmousi crops, m
 LSRTM_DATA_WEIGHT = 0.3  # weight of ‖Jx̂ − y‖²/‖y‖² in the learned-LSRTM loss (0: image error only)
 # Learned-FWI training and held-back models: per-model backgrounds from 1500 to ~4100 m/s, water
@@ -146,7 +139,6 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
     train = (y_all[:n_train], x_all[:n_train])
     sets = {"generator": (y_all[n_train:], x_all[n_train:])}
     sets["marmousi"] = lsrtm_pairs(J, marmousi_details(n_marm, args.data_dir))
-    step = steepest_descent_step(J, train[0][:4])
     scale = float(train[1].std())
     rows = []
     for n_iter in cg_iters:
@@ -154,7 +146,8 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
             counter.reset()
             est = cg_lsrtm(J, y, n_iter)
             rows.append(lsrtm_row(f"CG ({n_iter} it)", name, J, counter, est, x, y))
-    # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications, as learned K.
+    # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications (learned K: 2K,
+    # one J more for the step scale it computes from the call's J).
     # L (power iteration, 16 applications) is a one-off per acquisition, not counted per model.
     lipschitz = born_lipschitz_bound(J)
     l1 = partial(soft_threshold, threshold=0.01 * scale)  # prox of γλ‖·‖₁: γλ = 1 % of the image std
@@ -164,13 +157,13 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
             est = pnp_fista_lsrtm(J, y, l1, K, lipschitz=lipschitz)
             rows.append(lsrtm_row(f"FISTA ({K} it)", name, J, counter, est, x, y))
     for K in depths:
-        net = learned_lsrtm(J, K, step=step, scale=scale)
+        net = learned_lsrtm(K, scale=scale)
         t0 = time.perf_counter()
         counter.reset()
         train_learned_lsrtm(
             net,
+            J,
             train,
-            J=J,
             data_weight=LSRTM_DATA_WEIGHT,
             n_steps=n_steps,
             lr=1e-2,
@@ -181,7 +174,7 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
         for name, (y, x) in sets.items():
             counter.reset()
             with torch.no_grad():
-                est = net(y)
+                est = net(y, J)
             rows.append(
                 lsrtm_row(f"learned K={K}", name, J, counter, est, x, y)
                 | {"train_s": train_s, "train_applications": train_apps}
@@ -269,9 +262,9 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
     }
     counter = CostCounter()
     scale = (float(v_true[:n_train].mean()), float(v_true[:n_train].std()))
-    net = LearnedFWI(model, geometry, K, max_update=200.0, features=8, v_scale=scale, counter=counter, seed=0)
+    net = LearnedFWI(K, max_depth=MAX_DEPTH, max_update=200.0, features=8, v_scale=scale, seed=0)
     t0 = time.perf_counter()
-    hist = train_learned_fwi(net, v_start[:n_train], obs[:n_train], v_true[:n_train],
+    hist = train_learned_fwi(net, geometry, v_start[:n_train], obs[:n_train], v_true[:n_train],
                              steps_per_layer=steps, lr=1e-2, batch_size=8, progress=False)  # fmt: skip
     train_s = time.perf_counter() - t0
 
@@ -291,7 +284,7 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
         counter.reset()
         rows.append(row("start", name, v0, v, d))
         with torch.no_grad():
-            est = net(v0, d)
+            est = net(v0, d, geometry, counter=counter)  # safeguarded: + 1 forward modelling
         rows.append(
             row(f"learned K={K}", name, est, v, d)
             | {"train_s": train_s, "train_gradients": hist["gradients"]}
@@ -328,26 +321,26 @@ def gradient_memory_child(memory: str) -> None:
 
 
 def fwi_memory_plan(n_train: int, batch_size: int) -> dict:
-    """Measure learned FWI's memory plan: what each stage holds (see ``workflows.learned_fwi``)."""
+    """Measure learned FWI's memory plan: what each stage holds (see ``learned_inversion.fwi``)."""
     model, geometry = fwi_problem()
     models = random_models(n_train, SHAPE, SPACING, seed=11, **FWI_MODELS)
     v_true = stack_models(models, "velocity")
     F = WaveModeling(model, geometry)
     with torch.no_grad():
         obs = torch.stack([F(m) for m in v_true[:batch_size]])
-    net = LearnedFWI(model, geometry, 3, max_update=200.0, features=8, seed=0)
+    net = LearnedFWI(3, max_depth=MAX_DEPTH, max_update=200.0, features=8, seed=0)
     v0 = starting_models(models, seed=3)
     # (1) stored per layer: (v_k, g_k, μ_k) of every training model, measured on the real tensors.
     hist = train_learned_fwi(
-        net, v0[:batch_size], obs, v_true[:batch_size], steps_per_layer=1, progress=False
+        net, geometry, v0[:batch_size], obs, v_true[:batch_size], steps_per_layer=1, progress=False
     )
     per_model = hist["cache_bytes"][0] / batch_size
     # (2) back-propagation: one Adam step's loss.backward() on a cached mini-batch (no wave solve).
-    g, mu = net.gradients(v0[:batch_size], obs)
+    g, mu = net.gradients(v0[:batch_size], obs, geometry)
 
     def cnn_step() -> None:
         net.zero_grad()
-        fwi_training_loss(net, 0, v0[:batch_size], g, mu, v_true[:batch_size]).backward()
+        fwi_training_loss(net, geometry, 0, v0[:batch_size], g, mu, v_true[:batch_size]).backward()
 
     cnn_step()
     _, peak = peak_memory(cnn_step, python_heap=False)
@@ -378,10 +371,11 @@ class CheckpointedUnroll(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        state = self.net.init_state(y)
+    def forward(self, y: torch.Tensor, A: CountingOperator, lipschitz: float | None = None) -> torch.Tensor:
+        physics = self.net.physics(y, A, lipschitz=lipschitz)  # the call's operator and step unit
+        state = self.net.init_state(y, physics)
         for k in range(self.net.n_layers):
-            state = checkpoint(self.net.step, state, y, k, use_reentrant=False)
+            state = checkpoint(self.net.step, state, y, physics, k, use_reentrant=False)
         return self.net.output(state)
 
 
@@ -390,7 +384,7 @@ def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Na
     x = stack_models(random_models(batch, SHAPE, SPACING, seed=7), "detail")
     y, x = lsrtm_pairs(J, x)
     scale = float(x.std())
-    lipschitz = 1.0 / steepest_descent_step(J, y)  # only sets the step bound of the map
+    lipschitz = 1.0 / float(cauchy_steps(J, y)[0].mean())  # only sets the step bound of the map
 
     def denoiser() -> ScaledDenoiser:
         # mode="free": plain convolutions; the spectrally normalised "firm" mode issues so many
@@ -400,9 +394,7 @@ def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Na
     def build(method: str, K: int) -> torch.nn.Module:
         if method == "deq":
             deq = deq_lsrtm(
-                J,
                 denoiser(),
-                lipschitz=lipschitz,
                 solver="fixed_point",
                 max_iter=K,
                 tol=1e-30,
@@ -411,7 +403,7 @@ def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Na
             )
             deq.backward_solver = "fixed_point"
             return deq
-        net = PnPISTA(J, K, denoiser(), lipschitz=lipschitz)
+        net = PnPISTA(K, denoiser())
         return net if method == "unrolled" else CheckpointedUnroll(net)
 
     rows = []
@@ -421,7 +413,7 @@ def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Na
 
             def train_step(net: torch.nn.Module = net) -> None:
                 net.zero_grad()
-                (net(y) - x).pow(2).mean().backward()
+                (net(y, J, lipschitz=lipschitz) - x).pow(2).mean().backward()
 
             train_step()  # warm-up: Devito compiles its kernels on first use
             counter.reset()

@@ -9,13 +9,18 @@ import pytest
 import torch
 from _learned_inversion_helpers import SEEDS, SHAPE, SPACING, single_torch_thread, tiny_problem
 
-from geolearn.learned import DnCNN, cauchy_steps, check_firm_nonexpansive
+from geolearn.learned import DnCNN, check_firm_nonexpansive
 from geolearn.learned_inversion.generator import random_models, stack_models
-from geolearn.learned_inversion.lsrtm import TransformedScheme, learned_lsrtm, lsrtm_pairs
+from geolearn.learned_inversion.lsrtm import (
+    BORN_LIPSCHITZ,
+    TransformedScheme,
+    born_lipschitz_bound,
+    learned_lsrtm,
+    lsrtm_pairs,
+)
 from geolearn.learned_inversion.metrics import CostCounter, CountingOperator, psnr, relative_misfit
 from geolearn.learned_inversion.pnp import (
     ScaledDenoiser,
-    born_lipschitz_bound,
     deq_lsrtm,
     pnp_fista_lsrtm,
     train_lsrtm_denoiser,
@@ -97,10 +102,9 @@ def test_transformed_scheme_thresholds_dct_coefficients(born64):
         net.scheme.raw_threshold.add_(torch.tensor([0.1, -0.4], dtype=torch.float64))
     out = net(y, J)
     # Direct formula on DCT coefficients c = Cx x Czᵀ (analysis of DCT2), image = Cxᵀ c Cz. The
-    # step unit is the Cauchy step of J S, which equals J's (S is orthonormal).
+    # step unit is 1/L of J, which is that of J S (S is orthonormal), remembered for J.
     cx, cz = S.cx, S.cz
-    s = cauchy_steps(J, y)[0][:, None, None]
-    gammas, thetas = [t * s for t in net.scheme.steps], net.scheme.thresholds
+    gammas, thetas = net.scheme.steps / BORN_LIPSCHITZ(J), net.scheme.thresholds
     c = torch.zeros_like(x[:2])
     for k in range(2):
         image = cx.T @ c @ cz

@@ -3,7 +3,7 @@
 Both run with the Born operator given at call time: :func:`pnp_fista_lsrtm` is a function of
 ``(J, y)``, and :func:`deq_lsrtm` builds a :class:`~geolearn.learned.DEQ` applied as
 ``deq(y, J)``. Their steps are ``γ ≤ 1/L`` with ``L ≥ ‖J‖²`` of the call's operator
-(:func:`born_lipschitz_bound`), which with a firmly nonexpansive denoiser
+(:func:`~geolearn.learned_inversion.lsrtm.born_lipschitz_bound`), which with a firmly nonexpansive denoiser
 (:func:`train_lsrtm_denoiser`, ``mode="firm"``) makes every iteration averaged on any ``J``.
 """
 
@@ -14,19 +14,15 @@ from torch import nn
 
 from geolearn.errors import ConfigError
 from geolearn.learned import DEQ, DnCNN, LipschitzEstimator, PnPISTA, TrainingHistory, train_denoiser
+from geolearn.learned_inversion.lsrtm import BORN_LIPSCHITZ
 from geolearn.operators import LinearOperator
 
 __all__ = [
-    "BORN_LIPSCHITZ",
     "ScaledDenoiser",
-    "born_lipschitz_bound",
     "deq_lsrtm",
     "pnp_fista_lsrtm",
     "train_lsrtm_denoiser",
 ]
-
-#: The ``‖J‖²`` estimate used for Born operators: 8 power iterations (16 applications), × 1.1.
-BORN_LIPSCHITZ = LipschitzEstimator(max_iter=8, tol=1e-3, safety=1.1)
 
 
 class ScaledDenoiser(nn.Module):
@@ -42,19 +38,6 @@ class ScaledDenoiser(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.scale.to(x.dtype)
         return self.denoiser(x / s) * s
-
-
-def born_lipschitz_bound(J: LinearOperator, *, n_iter: int = 8, safety: float = 1.1, seed: int = 0) -> float:
-    """An upper bound ``safety · ‖J‖₂²`` on the Lipschitz constant of ``x ↦ ½‖Jx − y‖²``'s gradient.
-
-    ``n_iter`` power iterations (``2 n_iter`` applications) by a
-    :class:`~geolearn.learned.LipschitzEstimator`, remembered per operator object; not to be
-    confused with :func:`geolearn.learned.estimate_lipschitz` (a denoiser's constant). Power
-    iteration approaches ``‖J‖`` from below; ``safety`` > 1 keeps steps ``γ ≤ 1/L`` safe.
-    """
-    if n_iter < 1 or not safety >= 1:
-        raise ConfigError(f"need n_iter >= 1 and safety >= 1, got n_iter={n_iter}, safety={safety}")
-    return LipschitzEstimator(max_iter=n_iter, tol=1e-3, safety=safety, seed=seed)(J)
 
 
 def pnp_fista_lsrtm(
