@@ -62,7 +62,13 @@ from geolearn.learned_inversion.generator import (
     stack_models,
     starting_models,
 )
-from geolearn.learned_inversion.lsrtm import cg_lsrtm, learned_lsrtm, lsrtm_pairs, train_learned_lsrtm
+from geolearn.learned_inversion.lsrtm import (
+    born_lipschitz_bound,
+    cg_lsrtm,
+    learned_lsrtm,
+    lsrtm_pairs,
+    train_learned_lsrtm,
+)
 from geolearn.learned_inversion.metrics import (
     CostCounter,
     CountingOperator,
@@ -71,7 +77,7 @@ from geolearn.learned_inversion.metrics import (
     relative_misfit,
     ssim,
 )
-from geolearn.learned_inversion.pnp import ScaledDenoiser, born_lipschitz_bound, deq_lsrtm, pnp_fista_lsrtm
+from geolearn.learned_inversion.pnp import ScaledDenoiser, deq_lsrtm, pnp_fista_lsrtm
 from geolearn.solvers import ProjectedLBFGS, soft_threshold
 from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
@@ -146,8 +152,7 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
             counter.reset()
             est = cg_lsrtm(J, y, n_iter)
             rows.append(lsrtm_row(f"CG ({n_iter} it)", name, J, counter, est, x, y))
-    # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications (learned K: 2K,
-    # one J more for the step scale it computes from the call's J).
+    # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications, as learned K.
     # L (power iteration, 16 applications) is a one-off per acquisition, not counted per model.
     lipschitz = born_lipschitz_bound(J)
     l1 = partial(soft_threshold, threshold=0.01 * scale)  # prox of γλ‖·‖₁: γλ = 1 % of the image std
