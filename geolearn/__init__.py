@@ -25,7 +25,7 @@ def set_threads(n: int | None) -> None:
     """Set how many threads geolearn's wave kernels may use in this process (None: automatic).
 
     The one knob for threads; the environment variable ``GEOLEARN_THREADS`` does the same for
-    a whole run. See :mod:`geolearn.wave.threads` for the automatic choice and its measurements.
+    a whole run. See :mod:`geolearn.threads` for the automatic choice and its measurements.
 
     Parameters
     ----------
@@ -37,6 +37,6 @@ def set_threads(n: int | None) -> None:
     ConfigError
         ``n`` is not a positive integer.
     """
-    from geolearn.wave.threads import set_threads as set_wave_threads  # keeps `import geolearn` light
+    from geolearn.threads import set_threads as set_wave_threads  # keeps `import geolearn` light
 
     set_wave_threads(n)

@@ -16,7 +16,7 @@ PROPAGATION = {"nbl": 20, "space_order": 4}
 def default_threads():
     """Run this module's wave kernels with geolearn's automatic thread choice, whatever an
     earlier module set with ``geolearn.set_threads`` (the automatic choice keeps small grids
-    on one thread and leaves cores that other processes use to them: ``geolearn.wave.threads``)."""
+    on one thread and leaves cores that other processes use to them: ``geolearn.threads``)."""
     set_threads(None)
     yield
     set_threads(None)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import geolearn
+from geolearn import threads as thread_policy
 from geolearn.errors import ConfigError
 from geolearn.wave import (
     Geometry,
@@ -18,7 +19,6 @@ from geolearn.wave import (
     thread_budget,
     usable_cores,
 )
-from geolearn.wave import threads as wave_threads
 
 
 @pytest.fixture(autouse=True)
@@ -71,20 +71,20 @@ def test_environment_variable_rejects(monkeypatch, bad):
 
 def test_automatic_choice_leaves_busy_cores(monkeypatch):
     cores = 4
-    monkeypatch.setattr(wave_threads, "usable_cores", lambda: cores)
-    monkeypatch.setattr(wave_threads, "thread_budget", lambda: ThreadBudget(cores, "auto"))
+    monkeypatch.setattr(thread_policy, "usable_cores", lambda: cores)
+    monkeypatch.setattr(thread_policy, "thread_budget", lambda: ThreadBudget(cores, "auto"))
     for busy, expected in [(0.0, 4), (0.2, 4), (0.3, 3), (1.0, 3), (1.3, 2), (3.9, 1), (7.0, 1)]:
-        monkeypatch.setattr(wave_threads._LOAD, "cores_busy", lambda b=busy: b)
-        assert wave_threads.kernel_threads() == expected, busy
-    monkeypatch.setattr(wave_threads, "thread_budget", lambda: ThreadBudget(2, "share"))
-    assert wave_threads.kernel_threads() == 1  # a worker's share adapts too (7 cores busy)
-    monkeypatch.setattr(wave_threads, "thread_budget", lambda: ThreadBudget(4, "set_threads"))
-    assert wave_threads.kernel_threads() == 4  # an explicit budget is used as given, busy or not
+        monkeypatch.setattr(thread_policy._LOAD, "cores_busy", lambda b=busy: b)
+        assert thread_policy.kernel_threads() == expected, busy
+    monkeypatch.setattr(thread_policy, "thread_budget", lambda: ThreadBudget(2, "share"))
+    assert thread_policy.kernel_threads() == 1  # a worker's share adapts too (7 cores busy)
+    monkeypatch.setattr(thread_policy, "thread_budget", lambda: ThreadBudget(4, "set_threads"))
+    assert thread_policy.kernel_threads() == 4  # an explicit budget is used as given, busy or not
 
 
 def test_other_load_is_measured_without_our_own_cpu_time():
     """Our own busy loop must not count as another process's load."""
-    monitor = wave_threads._OtherLoad()
+    monitor = thread_policy._OtherLoad()
     x = np.ones(2_000_000)
     deadline = monitor._sample()[0] + 0.4
     while monitor._sample()[0] < deadline:

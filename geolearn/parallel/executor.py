@@ -163,7 +163,7 @@ class ShotExecutor:
         elif isinstance(client, distributed.Client):
             self._client = client
         elif isinstance(client, str) and client.lower() == "local":
-            from geolearn.wave.threads import usable_cores  # the wave package imports scipy
+            from geolearn.threads import usable_cores  # the wave package imports scipy
 
             cores = usable_cores()
             n_workers = cores if n_workers is None else _check_int("n_workers", n_workers, 1)

@@ -35,6 +35,6 @@ class WorkerThreads(WorkerPlugin):
         self.threads = threads
 
     def setup(self, worker: Any) -> None:
-        from geolearn.wave.threads import set_thread_share  # imported in the worker
+        from geolearn.threads import set_thread_share  # imported in the worker
 
         set_thread_share(self.threads)

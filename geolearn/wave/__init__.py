@@ -19,6 +19,14 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
   propagation (each operator's ``.performance``).
 """
 
+from geolearn.threads import (
+    THREADS_ENV,
+    ThreadBudget,
+    set_thread_share,
+    set_threads,
+    thread_budget,
+    usable_cores,
+)
 from geolearn.wave.background import BackgroundCache
 from geolearn.wave.boundary import BOUNDARIES
 from geolearn.wave.config import WaveConfig, configure, wave_config
@@ -32,14 +40,6 @@ from geolearn.wave.propagator import build_count, clear_cache
 from geolearn.wave.records import ShotRecords
 from geolearn.wave.shot import ShotPropagator
 from geolearn.wave.solver import MEMORY_MODES, Snapshots
-from geolearn.wave.threads import (
-    THREADS_ENV,
-    ThreadBudget,
-    set_thread_share,
-    set_threads,
-    thread_budget,
-    usable_cores,
-)
 from geolearn.wave.wavelet import max_frequency, resample, ricker
 
 __all__ = [

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from geolearn.wave.threads import kernel_threads
+from geolearn.threads import kernel_threads
 
 logger = logging.getLogger("geolearn.wave.execution")
 

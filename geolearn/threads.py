@@ -45,7 +45,7 @@ from pathlib import Path
 
 from geolearn.errors import ConfigError
 
-logger = logging.getLogger("geolearn.wave.threads")
+logger = logging.getLogger("geolearn.threads")
 
 __all__ = [
     "THREADS_ENV",
