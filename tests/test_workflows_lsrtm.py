@@ -9,7 +9,6 @@ from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kerne
 
 from geolearn.errors import ConfigError
 from geolearn.imaging import ShotProblem, lsrtm, model_survey, rtm
-from geolearn.imaging.lsrtm import BornShots
 from geolearn.operators import dot_test
 from geolearn.operators.transforms import DCT2
 from geolearn.parallel import ShotExecutor
@@ -30,20 +29,28 @@ def _corr(image, reference):
     return np.corrcoef(image[INTERIOR].ravel(), reference[INTERIOR].ravel())[0, 1]
 
 
-def test_born_shots_passes_the_dot_test_and_equals_the_wave_born_operator():
+def test_born_operator_through_the_shot_executor_passes_the_dot_test_and_equals_the_serial_one():
     vp = smooth(layered(40, 30))
     src = np.array([[100.0, 10.0], [300.0, 10.0]])
     rec = np.column_stack([np.arange(0.0, 400.0, 20.0), np.full(20, 10.0)])
     problem = ShotProblem.create(
         vp, SPACING, src, rec, record_length=0.3, f0=12.0, dtype="float64", **PROPAGATION
     )
+    model = problem.model()
+    geometry = problem.geometry(model)
     with ShotExecutor(progress=False) as ex:
-        J = BornShots(problem, vp, ex)
+        J = BornOperator(model, geometry, torch.as_tensor(vp), executor=ex)
         assert dot_test(J, n_trials=2, tol=1e-6) < 1e-6
-        ref = BornOperator(problem.model(), problem.geometry(problem.model()), torch.as_tensor(vp))
+        ref = BornOperator(model, geometry, torch.as_tensor(vp))
         dv = torch.randn(vp.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
         np.testing.assert_allclose(J(dv).numpy(), ref(dv).numpy(), rtol=1e-10, atol=1e-12)
-        assert J.n_solves == 2 * (2 * 2 + 2 * 2) + 2 * 2  # two dot-test pairs, one Born
+        d = ref(dv)
+        np.testing.assert_allclose(
+            J.T(d).numpy(), ref.T(d).numpy(), rtol=1e-10, atol=1e-12 * float(ref.T(d).abs().max())
+        )
+        assert J.applications == {"born": 2 + 1, "adjoint": 2 + 1}  # two dot-test pairs, one J, one Jᵀ
+    with pytest.raises(ConfigError, match="velocity parametrisation only"):
+        BornOperator(model, geometry, torch.as_tensor(vp), executor=ex, parametrization="slowness2")
 
 
 def test_cg_lsrtm_lowers_the_data_misfit_at_every_iteration(survey):

@@ -13,7 +13,8 @@
 - :func:`rtm` — reverse-time migration, conditioned by :func:`compensate_illumination`,
   :func:`laplacian_filter` and :func:`water_mute` (sea bed from the velocity, :func:`seabed_depth`);
   :func:`display_gain` for figures only.
-- :func:`lsrtm` — least-squares RTM by CG or FISTA; :class:`BornShots`.
+- :func:`lsrtm` — least-squares RTM by CG or FISTA on :class:`geolearn.wave.BornOperator`
+  run shot by shot through the executor.
 - :func:`estimate_wavelet` — source wavelet from the data by frequency-domain least squares on
   the modelled early arrivals (:func:`early_arrival_window`); the FWI loop uses it too, and
   :func:`fit_wavelet` (amplitude or spectrum) before RTM/LSRTM.
@@ -31,7 +32,7 @@ from geolearn.imaging.conditioning import (
     water_mute,
 )
 from geolearn.imaging.discretisation import as_velocity, choose_dt
-from geolearn.imaging.lsrtm import BornShots, lsrtm
+from geolearn.imaging.lsrtm import lsrtm
 from geolearn.imaging.modeling import model_problem, model_records, model_survey, survey_problem
 from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
@@ -44,7 +45,6 @@ from geolearn.imaging.wavelet import WAVELET_FITS, early_arrival_window, estimat
 __all__ = [
     "DISPLAY_GAINS",
     "WAVELET_FITS",
-    "BornShots",
     "FwiResult",
     "ImageResult",
     "ShotProblem",

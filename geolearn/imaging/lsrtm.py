@@ -32,66 +32,20 @@ from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import ImageResult
 from geolearn.imaging.rtm import image_output, migrate, write_image_file
-from geolearn.imaging.shots import SOLVES, born_shot, executor, migrate_shot
+from geolearn.imaging.shots import SOLVES, executor
 from geolearn.imaging.survey_input import resolve_survey
 from geolearn.imaging.wavelet import fit_wavelet
 from geolearn.operators import Diagonal, LinearOperator, operator_norm
 from geolearn.operators.transforms import DCT2
-from geolearn.parallel import ShotExecutor
 from geolearn.solvers import fista, tikhonov_cg
+from geolearn.wave import BornOperator
 
-__all__ = ["BornShots", "lsrtm"]
+__all__ = ["lsrtm"]
 
 logger = logging.getLogger("geolearn.imaging.lsrtm")
 
 METHODS = ("cg", "fista")
 TRANSFORMS = ("none", "dct")
-
-
-class BornShots(LinearOperator):
-    """The Born operator ``J(v0)`` evaluated shot by shot through a :class:`ShotExecutor`.
-
-    Domain: velocity perturbation ``(nx, nz)`` in m/s; range: records
-    ``(n_shots, max_receivers, nt)`` (zero-padded traces; the adjoint ignores them). Equal to
-    :class:`geolearn.wave.BornOperator` (same kernels) but each shot may run on a Dask worker.
-    ``n_solves`` counts the wave-equation solves performed.
-
-    Parameters
-    ----------
-    problem : ShotProblem
-    velocity : ndarray, shape (nx, nz)
-        Background ``v0``, m/s.
-    ex : ShotExecutor
-    progress : bool
-        Progress bar per application.
-    """
-
-    def __init__(
-        self, problem: ShotProblem, velocity: np.ndarray, ex: ShotExecutor, *, progress: bool = False
-    ) -> None:
-        super().__init__(problem.shape, problem.record_shape, dtype=problem.torch_dtype)
-        self.problem, self.velocity, self.ex, self.progress = problem, velocity, ex, progress
-        self.n_solves = 0
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.problem
-        out = []
-        for xb in x.detach().cpu().numpy().astype(np.float64):
-            gathers = self.ex.map(born_shot, range(p.n_shots), p, self.velocity, xb, progress=self.progress,
-                                  desc="Born")  # fmt: skip
-            out.append(p.padded(gathers))
-            self.n_solves += SOLVES["born"] * p.n_shots
-        return torch.as_tensor(np.stack(out), dtype=self.dtype, device=x.device)
-
-    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        p = self.problem
-        out = []
-        for yb in y.detach().cpu().numpy():
-            res = self.ex.map_reduce(migrate_shot, range(p.n_shots), p, self.velocity, yb, False, False,
-                                     progress=self.progress, desc="adjoint Born")  # fmt: skip
-            out.append(res["image"])
-            self.n_solves += SOLVES["migrate"] * p.n_shots
-        return torch.as_tensor(np.stack(out), dtype=self.dtype, device=y.device)
 
 
 def _preconditioner(illum: np.ndarray, eps: float) -> np.ndarray:
@@ -179,7 +133,10 @@ def lsrtm(
     with executor(client, n_workers=n_workers, progress=progress) as ex:
         problem, setup = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
                                      progress=progress)  # fmt: skip
-        born = BornShots(problem, vp, ex, progress=progress)
+        model = problem.model()
+        born = BornOperator(
+            model, problem.geometry(model), torch.as_tensor(vp), executor=ex, progress=progress
+        )
         data = observed
         if subtract_background:
             data = observed - model_records(problem, vp, ex, progress=progress)
@@ -202,7 +159,9 @@ def lsrtm(
             lam = sparsity * float(aty.abs().max())
             lip = 1.1 * operator_norm(op, tol=1e-2, max_iter=power_iterations, seed=seed) ** 2
             res = fista(op, y, lam, lipschitz=lip, max_iter=iterations, tol=0.0, progress=progress, seed=seed)
-        setup_solves = setup + born.n_solves - 4 * problem.n_shots * res.n_iter
+        # Every J and Jᵀ task costs 2 solves per shot (the executor path keeps no background).
+        applied = born.applications["born"] + born.applications["adjoint"]
+        setup_solves = setup + 2 * problem.n_shots * applied - 4 * problem.n_shots * res.n_iter
         image = _synthesis(res.x, scale, transform, problem)
     if mute_water:
         image = water_mute(image, vp, problem.spacing, problem.origin)

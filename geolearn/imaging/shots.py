@@ -7,8 +7,8 @@ returns NumPy arrays or dicts of them, ready for :func:`geolearn.parallel.tree_s
 :func:`executor` gives the :class:`~geolearn.parallel.ShotExecutor` the workflows share.
 
 Cost of each call in wave-equation solves (one solve = one time-stepping sweep):
-:func:`forward_shot` 1, :func:`born_shot` 2 (background and scattered fields in one sweep
-count as 2), :func:`migrate_shot` 2 (FWI's per-shot tasks are in :mod:`geolearn.fwi.gradient`).
+:func:`forward_shot` 1, :func:`migrate_shot` 2 (Born tasks are the wave layer's
+:func:`~geolearn.wave.born_shot` / :func:`~geolearn.wave.born_adjoint_shot`, 2 each) (FWI's per-shot tasks are in :mod:`geolearn.fwi.gradient`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from geolearn.wave import ShotPropagator
 
 __all__ = [
     "SOLVES",
-    "born_shot",
     "executor",
     "forward_shot",
     "migrate_shot",
@@ -76,11 +75,6 @@ def forward_shot(
     ``wavelet`` overrides the problem's: ``(nt,)`` shared or ``(n_shots, nt)``.
     """
     return shot_propagator(problem, shot, velocity, wavelet).forward()[0].astype(np.float64)
-
-
-def born_shot(shot: int, problem: ShotProblem, velocity: np.ndarray, perturbation: np.ndarray) -> np.ndarray:
-    """Born modelling ``J(v0) δv`` of one shot: records ``(n_receivers, nt)`` for ``δv`` in m/s."""
-    return shot_propagator(problem, shot, velocity).born(perturbation).astype(np.float64)
 
 
 def migrate_shot(

@@ -33,7 +33,13 @@ from geolearn.wave.config import WaveConfig, configure, wave_config
 from geolearn.wave.encoding import ENCODINGS, SourceEncoding, common_receivers, encode, encode_records
 from geolearn.wave.execution import KernelSummary, PerformanceLog, PropagationStats
 from geolearn.wave.geometry import Geometry
-from geolearn.wave.linear import BornOperator, PointInterpolation, SourceModeling
+from geolearn.wave.linear import (
+    BornOperator,
+    PointInterpolation,
+    SourceModeling,
+    born_adjoint_shot,
+    born_shot,
+)
 from geolearn.wave.model import PPW_THRESHOLD, Model
 from geolearn.wave.modeling import WaveModeling, fwi_objective, nyquist_factor
 from geolearn.wave.propagator import build_count, clear_cache
@@ -64,6 +70,8 @@ __all__ = [
     "ThreadBudget",
     "WaveConfig",
     "WaveModeling",
+    "born_adjoint_shot",
+    "born_shot",
     "build_count",
     "clear_cache",
     "common_receivers",

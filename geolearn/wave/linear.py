@@ -21,11 +21,12 @@ from geolearn.wave.execution import PerformanceLog
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.model import Model
 from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
+from geolearn.wave.shot import ShotPropagator
 from geolearn.wave.solver import Snapshots
 
 logger = logging.getLogger("geolearn.wave.linear")
 
-__all__ = ["BornOperator", "PointInterpolation", "SourceModeling"]
+__all__ = ["BornOperator", "PointInterpolation", "SourceModeling", "born_adjoint_shot", "born_shot"]
 
 PARAMETRIZATIONS = ("velocity", "slowness2")
 
@@ -51,6 +52,16 @@ class BornOperator(LinearOperator):
     budget (:mod:`geolearn.wave.background`): then ``J`` propagates only the scattered field
     and ``Jᵀ`` only the adjoint one. Shots beyond the budget propagate their background on
     every call. Results do not depend on the budget (same arithmetic, dot-tested per mode).
+
+    With an ``executor`` (any object with ``map(fn, shots, *args, progress=, desc=)`` and
+    ``map_reduce(...)``, e.g. :class:`geolearn.parallel.ShotExecutor` on a Dask cluster) every
+    shot runs as its own task (:func:`born_shot`, :func:`born_adjoint_shot`) wherever the
+    executor runs it; a task keeps nothing, so ``J`` costs 2 solves per shot (background and
+    scattered field in one sweep) and ``Jᵀ`` 2 (background, then adjoint). Velocity
+    parametrisation only.
+
+    :attr:`applications` counts the samples ``J`` and ``Jᵀ`` were applied to
+    (``{"born": n, "adjoint": n}``); :attr:`performance` logs every in-process propagation.
 
     Parameters
     ----------
@@ -87,9 +98,14 @@ class BornOperator(LinearOperator):
         parametrization: str = "velocity",
         progress: bool = False,
         cache: str | int | None = "auto",
+        executor: Any = None,
     ) -> None:
         if parametrization not in PARAMETRIZATIONS:
             raise ConfigError(f"parametrization must be one of {PARAMETRIZATIONS}, got {parametrization!r}")
+        if executor is not None and parametrization != "velocity":
+            raise ConfigError(
+                'an executor runs shots in the velocity parametrisation only; drop the executor or use parametrization="velocity"'
+            )
         super().__init__(model.shape, geometry.record_shape, dtype=model.dtype)
         self.model, self.geometry = model, geometry
         self.parametrization, self.progress = parametrization, progress
@@ -97,6 +113,8 @@ class BornOperator(LinearOperator):
         self.performance = PerformanceLog()
         v0 = model.vp if velocity is None else velocity
         self.solver, vp = make_solver(model, geometry.dt, v0, self.performance)
+        self.executor, self.velocity = executor, vp
+        self.applications = {"born": 0, "adjoint": 0}
         # d(Devito squared slowness)/d(domain variable), on the model grid.
         self.scale = dm_dv(vp) if parametrization == "velocity" else np.full(vp.shape, 1e6)
 
@@ -122,6 +140,9 @@ class BornOperator(LinearOperator):
         return store
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.applications["born"] += x.shape[0]
+        if self.executor is not None:
+            return self._forward_tasks(x)
         s, geo = self.solver, self.geometry
         w = geo.wavelets.numpy().astype(s.dtype)
         xs = _np(x, np.float64)
@@ -135,6 +156,9 @@ class BornOperator(LinearOperator):
         return torch.as_tensor(out).to(device=x.device, dtype=self.dtype)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        self.applications["adjoint"] += y.shape[0]
+        if self.executor is not None:
+            return self._adjoint_tasks(y)
         s, geo = self.solver, self.geometry
         ys = _np(y, s.dtype)
         out = np.zeros((y.shape[0], *self.model.padded_shape))
@@ -146,6 +170,46 @@ class BornOperator(LinearOperator):
                 out[b] += gm
         img = np.stack([self.model.crop(o) * self.scale for o in out])
         return torch.as_tensor(img, dtype=self.dtype, device=y.device)
+
+    def _forward_tasks(self, x: torch.Tensor) -> torch.Tensor:
+        shots = range(self.geometry.n_shots)
+        out = np.zeros((x.shape[0], *self.range_shape), dtype=self.solver.dtype)
+        for b, xb in enumerate(_np(x, np.float64)):
+            gathers = self.executor.map(born_shot, shots, self.model, self.geometry, self.velocity, xb,
+                                        progress=self.progress, desc="Born")  # fmt: skip
+            for i, gather in enumerate(gathers):
+                out[b, i, : gather.shape[0]] = gather
+        return torch.as_tensor(out).to(device=x.device, dtype=self.dtype)
+
+    def _adjoint_tasks(self, y: torch.Tensor) -> torch.Tensor:
+        shots = range(self.geometry.n_shots)
+        images = []
+        for yb in _np(y, self.solver.dtype):
+            images.append(self.executor.map_reduce(born_adjoint_shot, shots, self.model, self.geometry,
+                                                   self.velocity, yb, progress=self.progress, desc="RTM"))  # fmt: skip
+        return torch.as_tensor(np.stack(images), dtype=self.dtype, device=y.device)
+
+
+def born_shot(
+    shot: int, model: Model, geometry: Geometry, velocity: np.ndarray, perturbation: np.ndarray
+) -> np.ndarray:
+    """``J δv`` of one shot, as an executor task: records ``(n_receivers, nt)`` (2 solves).
+
+    ``velocity`` is the background (m/s, ``model.shape``), ``perturbation`` ``δv`` in m/s.
+    """
+    return ShotPropagator(model, geometry, velocity, shot).born(perturbation)
+
+
+def born_adjoint_shot(
+    shot: int, model: Model, geometry: Geometry, velocity: np.ndarray, records: np.ndarray
+) -> np.ndarray:
+    """``Jᵀ d`` of one shot, as an executor task: image ``model.shape`` in m/s units (2 solves).
+
+    ``records`` is the whole survey ``(n_shots, max_receivers, nt)``; row ``shot`` is migrated.
+    """
+    prop = ShotPropagator(model, geometry, velocity, shot)
+    _, snapshots = prop.forward(save=1)
+    return prop.adjoint(np.asarray(records[shot, : prop.n_receivers]), snapshots)
 
 
 class SourceModeling(LinearOperator):
