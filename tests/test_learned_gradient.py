@@ -79,7 +79,7 @@ def test_untrained_scheme_is_cg_lsrtm_with_the_born_operator(born):
     with torch.no_grad():
         learned = LearnedGradientLSRTM(3, features=4, depth=2)(y, J)
     cg = cg_lsrtm(J, y, 3)
-    # float32 Born: measured relative difference 2e-7.
+    # float32 Born: measured relative difference 8.3e-7.
     assert float((learned - cg).norm() / cg.norm()) < 1e-5
 
 

@@ -87,18 +87,7 @@ def safeguarded_fwi(
     counter : CostCounter, optional
         Receives gradients and forward modellings.
     """
-    if not isinstance(safeguard, DataSafeguard):
-        raise TypeError(f"safeguard must be a DataSafeguard, got {type(safeguard).__name__}")
-    shape = tuple(geometry.model.shape)
-    if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
-        raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
-    if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
-        raise ShapeError(
-            f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
-        )
-    n = net.n_layers if n_layers is None else n_layers
-    if not 1 <= n <= net.n_layers:
-        raise ConfigError(f"n_layers must lie in 1..{net.n_layers}, got {n_layers}")
+    n = _check(net, v0, observed, geometry, safeguard, n_layers)
     counter = counter if counter is not None else CostCounter()
     F = WaveModeling(geometry.model, geometry)
     depths = grid_depths(geometry)
@@ -145,3 +134,27 @@ def safeguarded_fwi(
         accepted.append(keep)
         misfits.append(mu.double())
     return SafeguardedFWIRun(v, torch.stack(accepted, 1), torch.stack(misfits, 1))
+
+
+def _check(
+    net: LearnedFWI,
+    v0: torch.Tensor,
+    observed: torch.Tensor,
+    geometry: Geometry,
+    safeguard: DataSafeguard,
+    n_layers: int | None,
+) -> int:
+    """Validate the inputs of :func:`safeguarded_fwi` before any solve; return the layer count."""
+    if not isinstance(safeguard, DataSafeguard):
+        raise TypeError(f"safeguard must be a DataSafeguard, got {type(safeguard).__name__}")
+    shape = tuple(geometry.model.shape)
+    if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
+        raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
+    if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
+        raise ShapeError(
+            f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
+        )
+    n = net.n_layers if n_layers is None else n_layers
+    if not 1 <= n <= net.n_layers:
+        raise ConfigError(f"n_layers must lie in 1..{net.n_layers}, got {n_layers}")
+    return n

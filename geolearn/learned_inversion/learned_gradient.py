@@ -36,7 +36,8 @@ next layer's residual. It can be switched on at inference only.
 Cost (count with :class:`~geolearn.learned_inversion.metrics.CountingOperator`), per sample: a
 ``K``-layer call costs ``3K − 1`` J/Jᵀ applications (``K`` Jᵀ, ``2K − 1`` J), ``3K`` with the
 safeguard (the last layer's check needs its residual). Compare: ``n`` CG iterations cost
-``2n + 1``, a ``K``-layer :func:`~geolearn.learned_inversion.learned_lsrtm` ``2K``.
+``2n + 1``, a ``K``-layer :func:`~geolearn.learned_inversion.learned_lsrtm` ``2K − 1`` plus 16 once
+per operator (its step unit ``1/L``).
 """
 
 from __future__ import annotations
