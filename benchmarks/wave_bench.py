@@ -100,9 +100,12 @@ def thread_scan(model: Model, geo: Geometry, repeat: int) -> dict:
     gpts: dict[str, list[float]] = {str(n): [] for n in settings}
     chosen: list[int] = []
     start_load = load()
-    for _ in range(repeat):
-        for n in settings:
+    for r in range(repeat):
+        for n in settings[r % len(settings) :] + settings[: r % len(settings)]:
             wave.set_threads(n)
+            # A run right after an oversubscribed one gets less CPU from the scheduler (it used
+            # more than its share): one unmeasured run of each setting absorbs that.
+            F(model.vp)
             F(model.vp)
             gpts[str(n)].append(F.performance.last.gpts)
             if n is None:
@@ -140,6 +143,9 @@ def gradient_ratios(model: Model, geo: Geometry, v0: torch.Tensor, repeat: int) 
         )
         res[f"{name}_over_forward"] = res[f"{name}_s"] / t_fwd
         res[f"{name}_threads"] = sorted({r.threads for r in log})
+        res[f"{name}_kernels"] = {  # where the time goes: seconds per call and GPts/s per kernel
+            k: {"seconds_per_call": v.seconds / v.calls, "gpts": v.gpts} for k, v in log.summary().items()
+        }
         grads[name] = fwi_objective(v0, geo, observed, **kw)[1].double()
     for name in ("subsampled", "checkpointed"):
         diff = torch.linalg.norm(grads[name] - grads["exact"]) / torch.linalg.norm(grads["exact"])
@@ -222,13 +228,19 @@ def deepwave_ratios(model: Model, geo: Geometry, v0: torch.Tensor, repeat: int) 
 
     F = WaveModeling(model, geo)
     observed = torch.zeros(geo.record_shape)
-    forward(), gradient(), F(v0), fwi_objective(v0, geo, observed)
-    return {
-        "forward_geolearn_over_deepwave": best(lambda: F(v0), repeat) / best(forward, repeat),
-        "gradient_geolearn_over_deepwave": best(lambda: fwi_objective(v0, geo, observed), repeat)
-        / best(gradient, repeat),
-        "torch_threads": torch.get_num_threads(),
+    F(v0), fwi_objective(v0, geo, observed)
+    t_fwd = best(lambda: F(v0), repeat)
+    t_grad = best(lambda: fwi_objective(v0, geo, observed), repeat)
+    threads, torch_threads = F.performance.last.threads, torch.get_num_threads()
+    torch.set_num_threads(threads)  # the threads geolearn's kernels ran with, for deepwave too
+    forward(), gradient()
+    res = {
+        "forward_geolearn_over_deepwave": t_fwd / best(forward, repeat),
+        "gradient_geolearn_over_deepwave": t_grad / best(gradient, repeat),
+        "threads_both": threads,
     }
+    torch.set_num_threads(torch_threads)
+    return res
 
 
 MEMORY_MODES = {
@@ -290,6 +302,13 @@ def table(res: dict) -> str:
     rows += [
         ("stencil working set (MiB; cache-resident if < L3)", res["working_set_MiB"]),
         (f"gradient / forward, exact (threads {g['exact_threads']})", g["exact_over_forward"]),
+        *[
+            (
+                f"  {kernel} in the exact gradient: s/call, GPts/s",
+                f"{v['seconds_per_call']:.4f}, {v['gpts']:.3f}",
+            )
+            for kernel, v in g["exact_kernels"].items()
+        ],
         (f"gradient / forward, subsampled k={g['snapshot_factor']}", g["subsampled_over_forward"]),
         ("  relative difference to exact", g["subsampled_relative_difference"]),
         ("gradient / forward, checkpointed", g["checkpointed_over_forward"]),
@@ -305,7 +324,10 @@ def table(res: dict) -> str:
     ]
     if "forward_geolearn_over_deepwave" in res["deepwave"]:
         rows += [
-            ("forward time geolearn / deepwave", res["deepwave"]["forward_geolearn_over_deepwave"]),
+            (
+                f"forward time geolearn / deepwave ({res['deepwave']['threads_both']} thread(s) each)",
+                res["deepwave"]["forward_geolearn_over_deepwave"],
+            ),
             ("gradient time geolearn / deepwave", res["deepwave"]["gradient_geolearn_over_deepwave"]),
         ]
     else:
