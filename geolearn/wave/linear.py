@@ -208,7 +208,7 @@ def born_adjoint_shot(
     ``records`` is the whole survey ``(n_shots, max_receivers, nt)``; row ``shot`` is migrated.
     """
     prop = ShotPropagator(model, geometry, velocity, shot)
-    _, snapshots = prop.forward(save=1)
+    _, snapshots = prop.forward(save=1, reuse=True)  # used at once: the process's buffer will do
     return prop.adjoint(np.asarray(records[shot, : prop.n_receivers]), snapshots)
 
 
