@@ -22,10 +22,6 @@ def default_threads():
     set_threads(None)
 
 
-# The old name, still imported by the test_workflows_* modules.
-single_thread_kernels = default_threads
-
-
 def layered(nx: int = 60, nz: int = 40) -> np.ndarray:
     """Three flat layers (1500, 2000, 2500 m/s), ``(nx, nz)``."""
     vp = np.full((nx, nz), 1500.0)

@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 #: Third-party engines and the only floors allowed to import them.
-OWNERS = {"devito": {"wave"}, "segyio": {"io"}, "click": {"cli"}, "pyrevolve": {"wave"}}
+OWNERS = {"devito": {"wave"}, "segyio": {"io"}, "click": {"cli"}}
 
 
 def floor_of(path: Path, root: Path = PACKAGE) -> str:

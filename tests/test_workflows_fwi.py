@@ -8,9 +8,9 @@ import torch
 from _workflow_helpers import (
     PROPAGATION,
     SPACING,
+    default_threads,
     layered,
     marmousi_crop,
-    single_thread_kernels,
     smooth,
 )
 from scipy.optimize import minimize
@@ -24,7 +24,7 @@ from geolearn.operators import taylor_test
 from geolearn.solvers import ProjectedLBFGS
 from geolearn.wave import fwi_objective, ricker
 
-__all__ = ["single_thread_kernels"]
+__all__ = ["default_threads"]
 
 
 @pytest.mark.parametrize("name", sorted(MISFITS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
+from _workflow_helpers import PROPAGATION, SPACING, default_threads, layered, smooth
 
 from geolearn.errors import ConfigError, GeometryError, ModelError, ShapeError, StabilityError
 from geolearn.imaging import (
@@ -27,7 +27,7 @@ from geolearn.io import read_survey, read_volume, write_survey, write_wavelet
 from geolearn.processing import bandpass
 from geolearn.wave import Model, ricker
 
-__all__ = ["single_thread_kernels"]
+__all__ = ["default_threads"]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
+from _workflow_helpers import PROPAGATION, SPACING, default_threads, layered, smooth
 
 from geolearn.errors import ConfigError
 from geolearn.imaging import ShotProblem, lsrtm, model_survey, rtm
@@ -14,7 +14,7 @@ from geolearn.operators.transforms import DCT2
 from geolearn.parallel import ShotExecutor
 from geolearn.wave import BornOperator
 
-__all__ = ["single_thread_kernels"]
+__all__ = ["default_threads"]
 
 INTERIOR = (slice(5, -5), slice(8, -3))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _workflow_helpers import PROPAGATION, SPACING, layered, single_thread_kernels, smooth
+from _workflow_helpers import PROPAGATION, SPACING, default_threads, layered, smooth
 
 from geolearn.fwi import fwi_gradient
 from geolearn.imaging import ShotProblem
@@ -19,7 +19,7 @@ from geolearn.imaging.shots import executor
 from geolearn.io import read_model, read_survey, read_volume
 from geolearn.runs import resume, run_from_config
 
-__all__ = ["single_thread_kernels"]
+__all__ = ["default_threads"]
 
 TESTS = Path(__file__).resolve().parent
 

@@ -73,7 +73,7 @@ def misfit_shot(
 
 def fwi_gradient(
     problem: ShotProblem, velocity: np.ndarray | torch.Tensor, observed: np.ndarray, *, misfit: str = "l2",
-    shots: list[int] | None = None, client: Any = None, n_workers: int = 2, progress: bool = False,
+    shots: list[int] | None = None, client: Any = None, n_workers: int | None = None, progress: bool = False,
 ) -> tuple[float, np.ndarray]:  # fmt: skip
     """FWI misfit and its gradient w.r.t. velocity, summed over shots (serial or on Dask).
 

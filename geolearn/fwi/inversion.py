@@ -85,7 +85,7 @@ def fwi(
     settings: FwiSettings | None = None,
     run_dir: str | os.PathLike | None = None,
     client: Any = None,
-    n_workers: int = 2,
+    n_workers: int | None = None,
     progress: bool = False,
     callback: Callable[[int, dict], Any] | None = None,
     origin: tuple[float, ...] | None = None,

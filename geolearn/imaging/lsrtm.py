@@ -73,7 +73,7 @@ def lsrtm(
     seed: int = 0,
     output: str | os.PathLike | None = None,
     client: Any = None,
-    n_workers: int = 2,
+    n_workers: int | None = None,
     progress: bool = False,
     **survey_kwargs: Any,
 ) -> ImageResult:

@@ -132,7 +132,7 @@ def survey_problem(
 
 def model_problem(
     problem: ShotProblem, velocity: np.ndarray | None = None, *, output: str | os.PathLike | None = None,
-    client: Any = None, n_workers: int = 2, progress: bool = False,
+    client: Any = None, n_workers: int | None = None, progress: bool = False,
 ) -> SurveyResult:  # fmt: skip
     """Model every shot of ``problem`` and optionally write the records as SEG-Y with full geometry.
 
@@ -146,8 +146,8 @@ def model_problem(
         (elevation = −depth), field record per shot; ``problem.dt`` must be whole microseconds.
     client : None, "local", address, Client or ShotExecutor
         Where shots run (:class:`geolearn.parallel.ShotExecutor`); None runs serially.
-    n_workers : int
-        Workers of a ``"local"`` cluster.
+    n_workers : int, optional
+        Workers of a ``"local"`` cluster (default: one single-threaded worker per core, measured fastest).
     progress : bool
         Progress bar over shots.
 
@@ -190,7 +190,7 @@ def model_survey(
     *,
     output: str | os.PathLike | None = None,
     client: Any = None,
-    n_workers: int = 2,
+    n_workers: int | None = None,
     progress: bool = False,
     **acquisition: Any,
 ) -> SurveyResult:

@@ -68,7 +68,7 @@ def rtm(
     wavelet_window: float | None = 0.5,
     output: str | os.PathLike | None = None,
     client: Any = None,
-    n_workers: int = 2,
+    n_workers: int | None = None,
     progress: bool = False,
     **survey_kwargs: Any,
 ) -> ImageResult:

@@ -38,7 +38,7 @@ SOLVES = {"forward": 1, "born": 2, "migrate": 2}
 
 @contextlib.contextmanager
 def executor(
-    client: Any = None, *, n_workers: int = 2, retries: int = 2, progress: bool = False
+    client: Any = None, *, n_workers: int | None = None, retries: int = 2, progress: bool = False
 ) -> Iterator[ShotExecutor]:
     """Yield a :class:`ShotExecutor` for ``client``; close it afterwards only if created here.
 

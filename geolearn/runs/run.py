@@ -39,7 +39,7 @@ IMAGE_FILE, IMAGE_FIGURE = "image.sgy", "image.png"
 
 
 def resume(
-    run_dir: str | os.PathLike, *, client: Any = None, n_workers: int = 2, progress: bool | None = None,
+    run_dir: str | os.PathLike, *, client: Any = None, n_workers: int | None = None, progress: bool | None = None,
     callback: Any = None,
 ) -> FwiResult:  # fmt: skip
     """Continue an FWI run from its directory (after a crash, a kill, or to finish it).
