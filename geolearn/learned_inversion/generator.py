@@ -74,13 +74,14 @@ class SyntheticModel:
     spacing: tuple[float, float]
 
 
-def _check_grid(
-    shape: Sequence[int], spacing: Sequence[float]
+def check_grid(
+    shape: Sequence[int], spacing: Sequence[float], min_points: int = 4
 ) -> tuple[tuple[int, int], tuple[float, float]]:
+    """``(nx, nz)`` and ``(dx, dz)`` in metres of a valid 2D model grid, or a ConfigError naming them."""
     shape_t = tuple(int(n) for n in shape)
     spacing_t = tuple(float(h) for h in spacing)
-    if len(shape_t) != 2 or any(n < 4 for n in shape_t):
-        raise ConfigError(f"shape must be (nx, nz) with both >= 4 grid points, got {tuple(shape)}")
+    if len(shape_t) != 2 or any(n < min_points for n in shape_t):
+        raise ConfigError(f"shape must be (nx, nz) with both >= {min_points} grid points, got {tuple(shape)}")
     if len(spacing_t) != 2 or any(not (h > 0 and math.isfinite(h)) for h in spacing_t):
         raise ConfigError(f"spacing must be two positive (dx, dz) values in metres, got {tuple(spacing)}")
     return shape_t, spacing_t  # type: ignore[return-value]
@@ -100,7 +101,7 @@ def linear_background(
     gradient : float
         Vertical gradient in (m/s)/m = 1/s.
     """
-    (nx, nz), (_, dz) = _check_grid(shape, spacing)
+    (nx, nz), (_, dz) = check_grid(shape, spacing)
     if not v_top > 0:
         raise ModelError(f"v_top must be a positive velocity in m/s, got {v_top}")
     v = v_top + gradient * dz * np.arange(nz)
@@ -215,7 +216,7 @@ def random_model(
     -------
     SyntheticModel
     """
-    (nx, nz), spacing_t = _check_grid(shape, spacing)
+    (nx, nz), spacing_t = check_grid(shape, spacing)
     if kind not in MODEL_KINDS:
         raise ConfigError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
     v0 = linear_background((nx, nz), spacing_t, v_top=v_top, gradient=gradient)

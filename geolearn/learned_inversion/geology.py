@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geolearn.errors import ConfigError
-from geolearn.learned_inversion.generator import WATER_VELOCITY
+from geolearn.learned_inversion.generator import WATER_VELOCITY, check_grid
 from geolearn.learned_inversion.geology_history import draw_history
 from geolearn.learned_inversion.geology_layers import sediment_contrast
 from geolearn.learned_inversion.geology_structures import Channel, Fault, SaltBody, Unconformity, draw_channel
@@ -178,16 +178,6 @@ def water_rows(water_depth: float | None, dz: float) -> int:
     return math.ceil(water_depth / dz - 1e-9)
 
 
-def _grid(shape: Sequence[int], spacing: Sequence[float]) -> tuple[tuple[int, int], tuple[float, float]]:
-    shape_t = tuple(int(n) for n in shape)
-    spacing_t = tuple(float(h) for h in spacing)
-    if len(shape_t) != 2 or any(n < 8 for n in shape_t):
-        raise ConfigError(f"shape must be (nx, nz) with both >= 8 grid points, got {tuple(shape)}")
-    if len(spacing_t) != 2 or any(not (h > 0 and math.isfinite(h)) for h in spacing_t):
-        raise ConfigError(f"spacing must be two positive (dx, dz) values in metres, got {tuple(spacing)}")
-    return shape_t, spacing_t  # type: ignore[return-value]
-
-
 def _draw_kinds(rng: np.random.Generator, kinds: Sequence[str] | Mapping[str, float]) -> tuple[str, ...]:
     names = tuple(kinds.keys()) if isinstance(kinds, Mapping) else tuple(kinds)
     unknown = [k for k in names if k not in GEOLOGY_KINDS]
@@ -267,7 +257,7 @@ def draw_geology(
     GeologicalModel
         ``velocity`` has shape ``(nx, nz)``, m/s, float64.
     """
-    (nx, nz), (dx, dz) = _grid(shape, spacing)
+    (nx, nz), (dx, dz) = check_grid(shape, spacing, min_points=8)
     opts = GeologyOptions() if options is None else options
     vmin, vmax = _check_velocities(velocity_range, water_depth, kinds, opts, dz)
     n_water = water_rows(water_depth, dz)

@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 
 from geolearn.errors import ConfigError, ModelError
 from geolearn.io.marmousi import MARMOUSI_SPACING, MARMOUSI_WATER_DEPTH, marmousi_crop
-from geolearn.learned_inversion.generator import WATER_VELOCITY
+from geolearn.learned_inversion.generator import WATER_VELOCITY, check_grid
 from geolearn.learned_inversion.geology import water_rows
 
 __all__ = [
@@ -118,16 +118,7 @@ def _reference(data_dir: str | Path | None, reference: np.ndarray | None) -> np.
 
 def _grid(shape: Sequence[int], spacing: Sequence[float], water_depth: float | None) -> tuple[int, int, int]:
     """``(nx, nz, water rows)`` of a valid crop grid."""
-    ok = len(tuple(shape)) == 2 and len(tuple(spacing)) == 2
-    if (
-        not ok
-        or min(int(n) for n in shape) < 2
-        or not all(float(h) > 0 and math.isfinite(h) for h in spacing)
-    ):
-        raise ConfigError(
-            f"shape must be (nx, nz) >= 2 points and spacing two positive metres, got {shape}, {spacing}"
-        )
-    (nx, nz), dz = (int(n) for n in shape), float(spacing[1])
+    (nx, nz), (_, dz) = check_grid(shape, spacing, min_points=2)
     n_water = water_rows(water_depth, dz)
     if n_water > nz - 2:
         raise ConfigError(f"water_depth {water_depth} m leaves fewer than 2 rock rows of the {nz} rows")
