@@ -60,10 +60,10 @@ def test_each_set_has_the_born_operator_of_its_own_background():
         x = (torch.as_tensor(vi, dtype=torch.float32) - background)[None]
         torch.testing.assert_close(ts.x, x, rtol=0, atol=0)
         expected = BornOperator(model, geometry, background)(x)
-        # Subnormal samples may be flushed to zero or not, depending on whether Devito's compiled
-        # code has already set flush-to-zero for the process (test order): a clean-clone CI run
-        # differed by 9.8e-38 there, so the absolute tolerance is the smallest normal float32.
-        torch.testing.assert_close(ts.y, expected, rtol=1e-6, atol=torch.finfo(torch.float32).tiny)
+        # Not bitwise: inside the whole suite (clean clone) samples near zero differed by up to 1.2e-37
+        # (another rounding path of the Born sweep, subnormals flushed or not), so the absolute
+        # tolerance is float32 rounding of the records' scale.
+        torch.testing.assert_close(ts.y, expected, rtol=1e-6, atol=1e-6 * float(expected.abs().max()))
     noisy = born_training_sets(model, geometry, v, v0, noise=0.05, seed=2)
     for ts, clean in zip(noisy, sets):
         ratio = float((ts.y - clean.y).norm() / clean.y.norm())

@@ -165,9 +165,13 @@ def test_save_load_as_data_with_the_training_domain(setup, transfer, trained, tm
     assert loaded.training.spacing_range.tolist() == [[10.0, 10.0], [10.0, 10.0]]
     torch.testing.assert_close(torch.as_tensor(loaded.training.velocities[0]), setup["v0"].double())
     (y, _), J = transfer["pairs"], transfer["J"]
-    with torch.no_grad():  # identical on the training survey and on another one
+    # Equal on the training survey and on another one. Not bitwise: inside the whole suite the Born
+    # operators' shared background budget can be full, and a background propagated alongside the
+    # scattered field rounds differently (float32) from a kept one.
+    with torch.no_grad():
         for JJ, yy in ((setup["J"], setup["test"][0][:2]), (J, y[:2])):
-            assert torch.equal(loaded.net(yy, JJ), net(yy, JJ))
+            ref = net(yy, JJ)
+            torch.testing.assert_close(loaded.net(yy, JJ), ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutsideTrainingWarning)  # another acquisition, same spacing and band
         assert check_transfer(loaded.training, transfer["geometry"]) == []
