@@ -192,7 +192,9 @@ def raw_overhead(model: Model, geo: Geometry, repeat: int) -> dict:
     k = solver.kernel("forward")
     args = {"src": solver.sparse(k, "src", src, geo.nt, w[None]), "rec": solver.sparse(k, "rec", rec, geo.nt)}
     u = solver.time_field(k, "u")
-    run = KernelRun(k.op, solver.grid_points, None, 1, geo.nt - 1, **solver.common(k), u=u, **args)
+    run = KernelRun(
+        k.op, solver.grid_points, None, 1, geo.nt - 1, 1, geo.nt - 1, **solver.common(k), u=u, **args
+    )
     F = WaveModeling(model, geo)
     F(model.vp)
     t_raw, t_fwd = [], []

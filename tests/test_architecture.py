@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "geolearn"
 
 #: Shared leaves every floor may use.
-SHARED = {"errors", "atomic", "settings", "threads"}
+SHARED = {"errors", "atomic", "settings", "threads", "ledger"}
 
 #: Who may import whom (besides SHARED and itself); each upper floor may use everything below it.
 IMAGING = {"operators", "solvers", "wave", "io", "processing", "parallel", "viz"}
@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "atomic": set(),
     "settings": set(),
     "threads": set(),
+    "ledger": set(),
     "operators": set(),
     "solvers": {"operators"},
     "learned": {"operators", "solvers"},

@@ -11,11 +11,11 @@ steps, rounded up to a multiple of 3, plus 2).
    storing the wavefield (:class:`~geolearn.wave.solver.Snapshots`, factor 1), then run the
    adjoint over the segment, which images with that store.
 
-Every step is computed once more than in the exact mode, with the same arithmetic in the same
-order: the gradient equals the exact one up to how the compiler rounds the forward without
-storage that gives the records (bit for bit in the float64 tests; 5.5e-6 relative in float32
-on the benchmark model). The
-segments run in local time ``1 .. length``: the kernels index source, receiver and stored data
+Every step is computed once more than in the exact mode (3 solves instead of 2 in the cost
+ledger, :mod:`geolearn.ledger`), with the same arithmetic in the same order: the gradient
+equals the exact one up to how the compiler rounds the forward without storage that gives the
+records (bit for bit in the float64 tests; 5.5e-6 relative in float32 on the benchmark model).
+The segments run in local time ``1 .. length``: the kernels index source, receiver and stored data
 by time, and the 3-slot buffers by time modulo 3, which a shift by a multiple of 3 keeps.
 Each kernel's arguments are prepared once (:class:`~geolearn.wave.execution.KernelRun`), so a
 segment costs one call of the compiled code, not a Devito ``apply``.
@@ -30,7 +30,7 @@ import numpy as np
 
 from geolearn.errors import ConfigError
 from geolearn.wave.execution import KernelRun
-from geolearn.wave.solver import ShotSolver
+from geolearn.wave.solver import ShotSolver, wavefields
 
 __all__ = ["default_checkpoints", "gradient_checkpointed"]
 
@@ -96,8 +96,9 @@ def _forward_with_states(
     r = solver.sparse(k, "rec", rec, nt)
     u = solver.time_field(k, "u")
     run = KernelRun(
-        k.op, solver.grid_points, solver.performance, 1, nt - 1, **solver.common(k), src=s, rec=r, u=u
-    )
+        k.op, solver.grid_points, solver.performance, wavefields(k), nt - 1, 1, nt - 1, **solver.common(k),
+        src=s, rec=r, u=u,
+    )  # fmt: skip
     slots = np.asarray(u.data_with_halo)  # plain views: Devito's indexing costs ~0.1 ms per access
     states = []
     for start, length in segments:
@@ -124,8 +125,10 @@ def _reverse(
     fsrc = solver.sparse(kf, "src", src, span + 2)
     frec = solver.sparse(kf, "rec", rec, span + 2)
     u = solver.time_field(kf, "u")
+    # Both sweeps cover the record's steps 1 .. nt - 1 segment by segment: one solve each.
     forward = KernelRun(
-        kf.op, solver.grid_points, solver.performance, 1, span, **solver.common(kf), src=fsrc, rec=frec, u=u, snap=store.data
+        kf.op, solver.grid_points, solver.performance, wavefields(kf), nt - 1, 1, span, **solver.common(kf),
+        src=fsrc, rec=frec, u=u, snap=store.data,
     )  # fmt: skip
     ka = solver.kernel("adjoint", "wavefield")
     asrc = solver.sparse(ka, "src", src, span + 2)
@@ -133,8 +136,8 @@ def _reverse(
     grad = ka.fields["grad"]
     grad.data[:] = 0
     adjoint = KernelRun(
-        ka.op, solver.grid_points, solver.performance, 1, span, **solver.common(ka), src=asrc, rec=arec,
-        v=solver.time_field(ka, "v"), grad=grad, snap=store.data,
+        ka.op, solver.grid_points, solver.performance, wavefields(ka), nt - 1, 1, span, **solver.common(ka),
+        src=asrc, rec=arec, v=solver.time_field(ka, "v"), grad=grad, snap=store.data,
     )  # fmt: skip
     # Plain NumPy views of the buffers refilled per segment.
     slots, steps = np.asarray(u.data_with_halo), np.asarray(store.data.data)

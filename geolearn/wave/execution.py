@@ -7,9 +7,11 @@ calls the compiled function directly for one or many time ranges, which is what 
 checkpointed gradient run the time axis in segments at no extra cost. The data of the
 fields passed in may be refilled in place between ranges; their sizes must not change.
 
-Each run records a :class:`PropagationStats` (grid points, steps, threads, seconds, GPts/s and
-Devito's per-section times) in a :class:`PerformanceLog` and logs it at DEBUG on
-``geolearn.wave.execution``.
+Each run records a :class:`PropagationStats` (grid points, steps, threads, seconds, GPts/s,
+Devito's per-section times and the wave-equation solves it performed) in a
+:class:`PerformanceLog`, adds its solves to the process's cost ledger (:mod:`geolearn.ledger`)
+and logs it at DEBUG on ``geolearn.wave.execution``. Every propagation of the wave layer runs
+through a :class:`KernelRun`, so the ledger sees every solve, wherever it is called from.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from geolearn import ledger
 from geolearn.threads import kernel_threads
 
 logger = logging.getLogger("geolearn.wave.execution")
@@ -43,6 +46,13 @@ class PropagationStats:
         OpenMP threads of the stencil loops.
     seconds : float
         Wall time spent in the generated code.
+    wavefields : int
+        Wave equations advanced per time step: 1 for a forward or an adjoint, 2 for a Born
+        modelling that propagates its background, 1 for one that reads a kept background.
+    solves : float
+        Wave-equation solves performed, ``wavefields * steps / record_steps`` (``record_steps``
+        the steps of one sweep over the record's time axis): a sweep over part of the axis,
+        such as a checkpointed gradient's recomputed segment, is the fraction it is.
     sections : dict
         Devito's timed sections (``section0`` ... in the order of the generated loop nests:
         stencil first, then injection, interpolation and storage passes) to seconds.
@@ -53,6 +63,8 @@ class PropagationStats:
     steps: int
     threads: int
     seconds: float
+    wavefields: int
+    solves: float
     sections: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -71,6 +83,7 @@ class KernelSummary:
     seconds: float
     gpts: float
     threads: tuple[int, ...]
+    solves: float
 
 
 class PerformanceLog:
@@ -78,7 +91,8 @@ class PerformanceLog:
 
     Every wave operator has one (``WaveModeling.performance``, ``BornOperator.performance``,
     ``ShotPropagator.performance``...); :func:`~geolearn.wave.fwi_objective` takes one as
-    ``performance=``. Keeps the last ``max_records`` propagations.
+    ``performance=``. Keeps the last ``max_records`` propagations; :attr:`solves` counts the
+    wave-equation solves of all propagations added, including those no longer kept.
 
     Examples
     --------
@@ -91,13 +105,17 @@ class PerformanceLog:
     def __init__(self, max_records: int = 10_000) -> None:
         self.records: list[PropagationStats] = []
         self.max_records = max_records
+        self.solves = 0.0
 
     def add(self, stats: PropagationStats) -> None:
         self.records.append(stats)
+        self.solves += stats.solves
         del self.records[: -self.max_records]
 
     def clear(self) -> None:
+        """Forget the propagations and the solve total."""
         self.records.clear()
+        self.solves = 0.0
 
     @property
     def last(self) -> PropagationStats | None:
@@ -105,7 +123,7 @@ class PerformanceLog:
         return self.records[-1] if self.records else None
 
     def summary(self) -> dict[str, KernelSummary]:
-        """Totals per kernel: calls, steps, seconds, GPts/s over all its propagations."""
+        """Totals per kernel: calls, steps, seconds, GPts/s and solves over its kept propagations."""
         out: dict[str, KernelSummary] = {}
         for name in dict.fromkeys(r.kernel for r in self.records):
             rs = [r for r in self.records if r.kernel == name]
@@ -114,6 +132,7 @@ class PerformanceLog:
             out[name] = KernelSummary(
                 name, len(rs), sum(r.steps for r in rs), seconds,
                 points / seconds / 1e9 if seconds > 0 else 0.0, tuple(sorted({r.threads for r in rs})),
+                sum(r.solves for r in rs),
             )  # fmt: skip
         return out
 
@@ -124,12 +143,15 @@ class PerformanceLog:
         return len(self.records)
 
     def __repr__(self) -> str:
-        rows = [f"{'kernel':<18} {'calls':>6} {'steps':>8} {'seconds':>9} {'GPts/s':>7} threads"]
+        rows = [
+            f"{'kernel':<18} {'calls':>6} {'steps':>8} {'solves':>8} {'seconds':>9} {'GPts/s':>7} threads"
+        ]
         for s in self.summary().values():
             rows.append(
-                f"{s.kernel:<18} {s.calls:>6} {s.steps:>8} {s.seconds:>9.3f} {s.gpts:>7.3f} "
+                f"{s.kernel:<18} {s.calls:>6} {s.steps:>8} {s.solves:>8.4g} {s.seconds:>9.3f} {s.gpts:>7.3f} "
                 f"{','.join(map(str, s.threads))}"
             )
+        rows.append(f"{'total solves':<18} {self.solves:.6g}")
         return "\n".join(rows)
 
 
@@ -144,6 +166,11 @@ class KernelRun:
         Points of the padded grid (for the numbers).
     log : PerformanceLog or None
         Where :meth:`finish` records the run.
+    wavefields : int
+        Wave equations the kernel advances per time step (see :class:`PropagationStats`).
+    record_steps : int
+        Time steps of one sweep over the record's time axis: the run's solves are
+        ``wavefields * steps / record_steps``.
     time_m, time_M : int
         A first time range (Devito checks the arguments against it).
     **arguments
@@ -155,10 +182,16 @@ class KernelRun:
         op: Any,
         grid_points: int,
         log: PerformanceLog | None,
+        wavefields: int,
+        record_steps: int,
         time_m: int,
         time_M: int,
         **arguments: Any,
     ) -> None:
+        if wavefields < 0 or record_steps < 1:
+            raise ValueError(
+                f"need wavefields >= 0 and record_steps >= 1, got {wavefields} and {record_steps}"
+            )
         names = [p.name for p in op.parameters]
         self.threads = kernel_threads() if "nthreads" in names else 1  # plain C: one thread
         if "nthreads" in names:
@@ -166,6 +199,7 @@ class KernelRun:
         if "nthreads_nonaffine" in names:  # a few points per step; one thread keeps injection deterministic
             arguments["nthreads_nonaffine"] = 1
         self.op, self.grid_points, self.log = op, grid_points, log
+        self.wavefields, self.record_steps = wavefields, record_steps
         self._args = op.arguments(time_m=time_m, time_M=time_M, **arguments)
         self._values = [self._args[n] for n in names]
         self._time_slots = (names.index("time_m"), names.index("time_M"))
@@ -189,24 +223,27 @@ class KernelRun:
         self.steps += max(0, time_M - time_m + 1)
 
     def finish(self) -> PropagationStats:
-        """Record and return the numbers of all ranges run so far."""
+        """Record (performance log and cost ledger) and return the numbers of all ranges run so far."""
         stats = PropagationStats(
-            self.op.name, self.grid_points, self.steps, self.threads, self.seconds,
+            self.op.name, self.grid_points, self.steps, self.threads, self.seconds, self.wavefields,
+            self.wavefields * self.steps / self.record_steps,
             {s: float(getattr(self._timers, s)) for s in self._sections()},
         )  # fmt: skip
+        ledger.record(stats.solves)
         if self.log is not None:
             self.log.add(stats)
         logger.debug(
-            "%s: %d steps x %d points, %d threads, %.4f s, %.3f GPts/s",
-            stats.kernel, stats.steps, stats.grid_points, stats.threads, stats.seconds, stats.gpts,
+            "%s: %d steps x %d points, %d threads, %.4f s, %.3f GPts/s, %.4g solves",
+            stats.kernel, stats.steps, stats.grid_points, stats.threads, stats.seconds, stats.gpts, stats.solves,
         )  # fmt: skip
         return stats
 
 
 def apply(
-    op: Any, grid_points: int, log: PerformanceLog | None, time_m: int, time_M: int, **arguments: Any
-) -> PropagationStats:
+    op: Any, grid_points: int, log: PerformanceLog | None, wavefields: int, record_steps: int,
+    time_m: int, time_M: int, **arguments: Any,
+) -> PropagationStats:  # fmt: skip
     """Run ``op`` once over ``time_m .. time_M`` (a :class:`KernelRun` of one range)."""
-    run = KernelRun(op, grid_points, log, time_m, time_M, **arguments)
+    run = KernelRun(op, grid_points, log, wavefields, record_steps, time_m, time_M, **arguments)
     run.run(time_m, time_M)
     return run.finish()

@@ -29,7 +29,7 @@ from geolearn.wave.propagator import Kernel, KernelKey, get_kernel
 
 logger = logging.getLogger("geolearn.wave.solver")
 
-__all__ = ["MEMORY_MODES", "ShotSolver", "Snapshots"]
+__all__ = ["MEMORY_MODES", "ShotSolver", "Snapshots", "wavefields"]
 
 MEMORY_MODES = ("full", "snapshots", "checkpoint")
 
@@ -191,7 +191,9 @@ class ShotSolver:
         return snaps
 
     def _run(self, kernel: Kernel, nt: int, **arguments: Any) -> None:
-        apply(kernel.op, self.grid_points, self.performance, 1, nt - 1, **self.common(kernel), **arguments)
+        """One sweep over the record's time axis (steps ``1 .. nt - 1``)."""
+        apply(kernel.op, self.grid_points, self.performance, wavefields(kernel), nt - 1, 1, nt - 1,
+              **self.common(kernel), **arguments)  # fmt: skip
 
     # ------------------------------------------------------------------ propagations
     def forward(
@@ -313,6 +315,17 @@ class ShotSolver:
         threads = {p.name: 1 for p in k.op.parameters if p.name.startswith("nthreads")}
         k.op.apply(f=f, g=g, pin=pin, pout=pout, **threads)
         return np.array(pout.data), np.array(g.data)
+
+
+def wavefields(kernel: Kernel) -> int:
+    """Wave equations ``kernel`` advances per time step, for the cost ledger (:mod:`geolearn.ledger`).
+
+    A forward or an adjoint advances one; a Born kernel two when it propagates its background
+    with the scattered field (``gradient="none"``) and one when it reads a kept store; the
+    interpolation kernel none.
+    """
+    kind, kept = kernel.key.kind, kernel.key.gradient != "none"
+    return {"forward": 1, "adjoint": 1, "born": 1 if kept else 2, "interp": 0}[kind]
 
 
 def _samples(nt: int, save: int | None) -> int:

@@ -1,0 +1,122 @@
+"""The cost ledger: wave-equation solves actually performed, counted where the wave layer runs them."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from geolearn import ledger
+from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
+
+F64 = torch.float64
+
+
+def small_model() -> Model:
+    v = np.full((40, 30), 2000.0)
+    v[:, 15:] = 2500.0
+    return Model(v, (10.0, 10.0), nbl=8, space_order=4, dtype=F64)
+
+
+def small_survey(model: Model, n_shots: int = 2) -> Geometry:
+    src = np.stack([np.linspace(100.0, 300.0, n_shots), np.full(n_shots, 20.0)], 1)
+    rec = np.stack([np.linspace(0.0, 390.0, 9), np.full(9, 30.0)], 1)
+    return Geometry(model, src, rec, tn=0.15, f0=15.0)
+
+
+@pytest.fixture(scope="module")
+def problem() -> tuple[Model, Geometry]:
+    model = small_model()
+    return model, small_survey(model)
+
+
+def perturbation(model: Model) -> torch.Tensor:
+    dv = torch.zeros(model.shape, dtype=F64)
+    dv[15:25, 12:20] = 50.0
+    return dv
+
+
+# ------------------------------------------------------------------ the ledger itself
+def test_count_solves_nests_freezes_and_measured_returns_the_count():
+    with ledger.count_solves() as outer:
+        ledger.record(1.5)
+        with ledger.count_solves() as inner:
+            ledger.record(0.25)
+            assert inner.solves == pytest.approx(0.25)
+        ledger.record(2.0)
+    assert (outer.solves, inner.solves) == (pytest.approx(3.75), pytest.approx(0.25))
+    ledger.record(1.0)  # after the block: not counted any more
+    assert outer.solves == pytest.approx(3.75)
+    result, solves = ledger.measured(lambda a, b=0: (ledger.record(a + b), "done")[1], 1.0, b=2.0)
+    assert (result, solves) == ("done", pytest.approx(3.0))
+
+
+def test_the_total_is_shared_by_the_threads_of_a_process():
+    before = ledger.solves_performed()
+    with ledger.count_solves() as cost:
+        threads = [
+            threading.Thread(target=lambda: [ledger.record(0.5) for _ in range(200)]) for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert cost.solves == pytest.approx(400.0)
+    assert ledger.solves_performed() - before == pytest.approx(400.0)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_a_negative_or_nan_count_is_refused(bad):
+    with pytest.raises(ValueError, match="solves must be a number >= 0"):
+        ledger.record(bad)
+
+
+# ------------------------------------------------------------------ what the wave layer records
+def test_a_forward_modelling_is_one_solve_per_shot(problem):
+    model, geo = problem
+    F = WaveModeling(model, geo)
+    with ledger.count_solves() as cost:
+        F(model.vp)
+    assert cost.solves == pytest.approx(geo.n_shots)
+    assert F.performance.solves == pytest.approx(cost.solves)
+    assert [r.wavefields for r in F.performance] == [1] * geo.n_shots
+
+
+def test_born_costs_two_solves_with_its_background_propagated_and_one_with_it_kept(problem):
+    model, geo = problem
+    dv = perturbation(model)
+    fresh = BornOperator(model, geo, cache=None)
+    with ledger.count_solves() as cost:
+        fresh(dv)
+    assert cost.solves == pytest.approx(2 * geo.n_shots)
+    assert {r.wavefields for r in fresh.performance} == {2}
+
+    kept = BornOperator(model, geo)
+    with ledger.count_solves() as first:
+        kept(dv)  # stores each shot's background (1 forward) and reads it (1 Born sweep)
+    with ledger.count_solves() as again:
+        records = kept(dv)
+    with ledger.count_solves() as adjoint:
+        kept.T(records)
+    assert first.solves == pytest.approx(2 * geo.n_shots)
+    assert again.solves == pytest.approx(geo.n_shots)
+    assert adjoint.solves == pytest.approx(geo.n_shots)  # the adjoint reads the kept background
+    assert {r.wavefields for r in kept.performance if r.kernel == "geolearn_born"} == {1}
+    assert kept.performance.solves == pytest.approx(first.solves + again.solves + adjoint.solves)
+
+
+def test_a_gradient_is_two_solves_per_shot_and_checkpointing_counts_its_recomputation(problem):
+    model, geo = problem
+    observed = WaveModeling(model, geo)(model.vp)
+    v0 = torch.full(model.shape, 2200.0, dtype=F64)
+    with ledger.count_solves() as full:
+        fwi_objective(v0, geo, observed)
+    assert full.solves == pytest.approx(2 * geo.n_shots)
+    for n_checkpoints in (1, 3, 7):
+        with ledger.count_solves() as checkpointed:
+            fwi_objective(v0, geo, observed, memory="checkpoint", n_checkpoints=n_checkpoints)
+        # One forward giving the records and the states, the forward recomputed segment by
+        # segment (together one whole sweep), one adjoint: 3 per shot, between 2 and 4.
+        assert checkpointed.solves == pytest.approx(3 * geo.n_shots), n_checkpoints
