@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import distributed
 import numpy as np
 import pytest
 import torch
 
 from geolearn import ledger
+from geolearn.fwi import fwi_gradient
+from geolearn.imaging import ShotProblem, model_problem
+from geolearn.parallel import ShotExecutor
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
 
 F64 = torch.float64
@@ -120,3 +124,52 @@ def test_a_gradient_is_two_solves_per_shot_and_checkpointing_counts_its_recomput
         # One forward giving the records and the states, the forward recomputed segment by
         # segment (together one whole sweep), one adjoint: 3 per shot, between 2 and 4.
         assert checkpointed.solves == pytest.approx(3 * geo.n_shots), n_checkpoints
+
+
+# ------------------------------------------------------------------ shots on Dask workers
+def costly(shot: int) -> int:
+    """A shot task that records ``shot + 0.5`` solves where it runs."""
+    ledger.record(shot + 0.5)
+    return shot
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with ShotExecutor("local", n_workers=2, progress=False) as ex:
+        yield ex
+
+
+def test_solves_of_worker_processes_come_home_once(cluster):
+    with ledger.count_solves() as serial:
+        ShotExecutor(progress=False).map(costly, range(4))
+    with ledger.count_solves() as parallel:
+        assert cluster.map(costly, range(4)) == [0, 1, 2, 3]
+    assert serial.solves == parallel.solves == pytest.approx(8.0)
+    # Workers that are threads of this process record into its ledger themselves: not added twice.
+    with (
+        distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as threads_cluster,
+        distributed.Client(threads_cluster, set_as_default=False) as client,
+        ledger.count_solves() as threaded,
+    ):
+        ShotExecutor(client, progress=False).map(costly, range(4))
+    assert threaded.solves == pytest.approx(8.0)
+
+
+def test_a_shot_workflow_on_a_two_process_cluster_counts_the_serial_solves(cluster):
+    vp = np.full((40, 30), 1500.0)
+    vp[:, 15:] = 2000.0
+    src = np.array([[100.0, 10.0], [200.0, 10.0], [300.0, 10.0]])
+    rec = np.column_stack([np.arange(0.0, 400.0, 20.0), np.full(20, 10.0)])
+    problem = ShotProblem.create(
+        vp, (10.0, 10.0), src, rec, record_length=0.3, f0=12.0, nbl=20, space_order=4
+    )
+    with ledger.count_solves() as modelling:
+        observed = model_problem(problem, vp).records
+    v0 = np.full_like(vp, 1700.0)
+    with ledger.count_solves() as serial:
+        value, _ = fwi_gradient(problem, v0, observed)
+    with ledger.count_solves() as parallel:
+        value_dask, _ = fwi_gradient(problem, v0, observed, client=cluster)
+    assert modelling.solves == pytest.approx(3.0)  # one forward per shot
+    assert serial.solves == parallel.solves == pytest.approx(6.0)  # a forward and an adjoint per shot
+    assert value_dask == pytest.approx(value, rel=1e-6)

@@ -29,6 +29,10 @@ Fault tolerance, two mechanisms:
   honours the same number), then the exception reaches the caller and the remaining shots
   are cancelled.
 
+Cost: the wave-equation solves a shot performs on a worker are added to the calling process's
+cost ledger (:mod:`geolearn.ledger`) when its result arrives, so ``count_solves()`` around a map
+call counts the same solves serial and on Dask (:mod:`geolearn.parallel.tasks`).
+
 Reproducibility: with ``ordered=True`` (default) results are folded in the order of the
 given shot indices, exactly like the serial loop, so parallel and serial reductions agree
 bitwise whenever each per-shot result does. ``ordered=False`` folds in arrival order (no
@@ -44,10 +48,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from geolearn.parallel.reduce import StreamingFold, tree_sum
+from geolearn.parallel.tasks import prepare_arguments, run_distributed, run_serial
 
 __all__ = ["ShotExecutor", "map_shots"]
 
@@ -55,29 +59,6 @@ log = logging.getLogger("geolearn.parallel")
 
 DEFAULT_WORKER_ENV: dict[str, str | None] = {"MALLOC_TRIM_THRESHOLD_": None}
 """Pre-spawn environment changes for LocalCluster workers (see :class:`ShotExecutor`)."""
-
-# Keyword names that Client.submit() would take for itself instead of passing them to the shot function.
-_SUBMIT_KEYWORDS = frozenset(
-    {
-        "key",
-        "workers",
-        "resources",
-        "retries",
-        "priority",
-        "fifo_timeout",
-        "allow_other_workers",
-        "actor",
-        "actors",
-        "pure",
-    }
-)
-
-# Arrays smaller than this are cheaper to copy into each task than to scatter.
-_SCATTER_MIN_BYTES = 64 * 1024
-
-
-def _is_devito_object(obj: Any) -> bool:
-    return type(obj).__module__.split(".", 1)[0] == "devito"
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -242,70 +223,6 @@ class ShotExecutor:
             return data
         return self._client.scatter(data, broadcast=True, hash=False)
 
-    def _prepare(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        def one(name: str, value: Any) -> Any:
-            if _is_devito_object(value):
-                raise TypeError(
-                    f"argument {name} is a Devito {type(value).__name__}; shot tasks carry plain data "
-                    "(arrays, numbers, file paths) and build Devito objects inside the worker"
-                )
-            nbytes = (
-                value.nbytes
-                if isinstance(value, np.ndarray)
-                else value.element_size() * value.nelement()
-                if isinstance(value, torch.Tensor)
-                else 0
-            )
-            return self.scatter(value) if nbytes >= _SCATTER_MIN_BYTES else value
-
-        clashing = sorted(set(kwargs) & _SUBMIT_KEYWORDS)
-        if clashing:
-            raise TypeError(
-                f"keyword arguments {clashing} of the shot function clash with Dask's submit() options; "
-                "pass them positionally or rename them"
-            )
-        return (
-            tuple(one(f"args[{i}]", a) for i, a in enumerate(args)),
-            {k: one(k, v) for k, v in kwargs.items()},
-        )
-
-    # -- execution ---------------------------------------------------------------------------
-    def _serial(self, fn: Callable[..., Any], shots: Sequence[Any], args: tuple, kwargs: dict) -> Iterator:
-        for pos, shot in enumerate(shots):
-            for attempt in range(self.retries + 1):
-                try:
-                    result = fn(shot, *args, **kwargs)
-                    break
-                except Exception as exc:
-                    if attempt == self.retries:
-                        raise
-                    log.warning("shot %r failed (%s: %s); retry %d of %d", shot, type(exc).__name__, exc,
-                                attempt + 1, self.retries)  # fmt: skip
-            yield pos, result
-
-    def _distributed(
-        self, fn: Callable[..., Any], shots: Sequence[Any], args: tuple, kwargs: dict
-    ) -> Iterator:
-        import distributed
-
-        args, kwargs = self._prepare(args, kwargs)
-        futures = [
-            self._client.submit(fn, shot, *args, retries=self.retries, pure=False, **kwargs) for shot in shots
-        ]
-        position = {f.key: pos for pos, f in enumerate(futures)}
-        try:
-            for future, result in distributed.as_completed(
-                futures, loop=self._client.loop, with_results=True
-            ):
-                yield position[future.key], result
-                future.release()  # frees worker memory as soon as the result is folded
-        finally:
-            pending = [f for f in futures if not f.done()]
-            if pending:
-                self._client.cancel(pending)
-
     def iter_shots(
         self,
         fn: Callable[..., Any],
@@ -318,13 +235,19 @@ class ShotExecutor:
         """Yield ``(position, fn(shots[position], *args, **kwargs))`` as shots complete.
 
         Serial execution yields in shot order; Dask yields in completion order. ``position``
-        indexes ``shots`` (shot indices may repeat or be arbitrary labels).
+        indexes ``shots`` (shot indices may repeat or be arbitrary labels). The wave-equation
+        solves of shots run in worker processes are added to this process's cost ledger
+        (:mod:`geolearn.parallel.tasks`), so :func:`geolearn.ledger.count_solves` counts every shot.
         """
         shots = list(shots)
         show = self.progress if progress is None else progress
-        runner = self._serial if self._client is None else self._distributed
+        if self._client is None:
+            runs = run_serial(fn, shots, args, kwargs, self.retries)
+        else:
+            args, kwargs = prepare_arguments(args, kwargs, self.scatter)
+            runs = run_distributed(self._client, fn, shots, args, kwargs, self.retries)
         with tqdm(total=len(shots), desc=desc, unit="shot", disable=not show, leave=False) as bar:
-            for pos, result in runner(fn, shots, args, kwargs):
+            for pos, result in runs:
                 bar.update(1)
                 yield pos, result
 
