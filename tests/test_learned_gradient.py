@@ -16,7 +16,8 @@ from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, le
 from geolearn.learned_inversion.lsrtm import cg_lsrtm
 from geolearn.learned_inversion.metrics import CostCounter, CountingOperator, psnr, relative_misfit
 from geolearn.learned_inversion.safeguard import DataSafeguard
-from geolearn.operators import Convolution2D, ScaledOperator, taylor_test
+from geolearn.operators import Convolution2D, taylor_test
+from geolearn.operators.composite import ScaledOperator
 from geolearn.wave import BornOperator
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
