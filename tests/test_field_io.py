@@ -11,19 +11,15 @@ import segyio
 from geolearn.atomic import stale_temporaries
 from geolearn.errors import ConfigError, SegyFormatError, ShapeError
 from geolearn.io import (
-    SAMPLE_FORMATS,
-    decode_samples,
     edit_binary_header,
     edit_headers,
     edit_samples,
-    encode_samples,
-    float_to_ibm,
-    ibm_to_float,
     read_survey,
     read_wavelet,
     write_survey,
     write_wavelet,
 )
+from geolearn.io.layout import SAMPLE_FORMATS, decode_samples, encode_samples, float_to_ibm, ibm_to_float
 
 N_SHOTS, N_REC, NT, DT = 2, 6, 50, 0.004
 

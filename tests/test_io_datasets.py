@@ -9,8 +9,8 @@ import pytest
 
 import geolearn
 from geolearn.errors import DatasetError
-from geolearn.io import SegyFile, available_datasets, load_dataset, load_manifest
-from geolearn.io.datasets import MANIFEST_DIR, tomllib
+from geolearn.io import SegyFile, available_datasets, load_dataset
+from geolearn.io.datasets import MANIFEST_DIR, load_manifest, tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 

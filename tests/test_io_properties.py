@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from geolearn.errors import GeolearnError, SegyFormatError
-from geolearn.io import SAMPLE_FORMATS, SegyFile, read_survey, write_survey
+from geolearn.io import SegyFile, read_survey, write_survey
+from geolearn.io.layout import SAMPLE_FORMATS
 
 SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

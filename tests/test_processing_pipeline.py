@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from geolearn.errors import ConfigError, GeometryError, NonFiniteError, ShapeError
-from geolearn.io import StraightLine, fit_line, read_survey, write_survey
+from geolearn.io import read_survey, write_survey
+from geolearn.io.line import StraightLine, fit_line
 from geolearn.processing import (
     STEPS,
     ShotGeometry,

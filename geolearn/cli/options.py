@@ -96,7 +96,7 @@ def survey_read_options(f: Any) -> Any:
 
     Each replaces a reading :func:`geolearn.io.read_survey` would otherwise settle on evidence.
     """
-    from geolearn.io import COORDINATE_UNITS
+    from geolearn.io.evidence import COORDINATE_UNITS
 
     options = [
         click.option("--coordinate-units", type=click.Choice(sorted(COORDINATE_UNITS)), default=None,

@@ -252,7 +252,7 @@ def edit_samples(
     ShapeError
         Samples that do not broadcast to ``(n_selected, nt)``.
     SegyFormatError
-        Values the file's sample format cannot hold (see :func:`~geolearn.io.encode_samples`).
+        Values the file's sample format cannot hold (see :func:`~geolearn.io.layout.encode_samples`).
     """
     file = SegyFile.open(path)
     idx = _selection(traces, file.n_traces, file.path)

@@ -3,7 +3,7 @@
 One engine for :func:`read_survey` and :func:`~geolearn.io.inspect`: headers are read once, each
 contradiction is settled by :mod:`geolearn.io.evidence` (header against header and against plausible
 values) and :mod:`geolearn.io.trace_evidence` (header against samples), and the outcome is a list of
-:class:`~geolearn.io.Finding` on the survey. Nothing is raised for a file whose headers can be read
+:class:`~geolearn.io.findings.Finding` on the survey. Nothing is raised for a file whose headers can be read
 sensibly; the wave frame refuses only what cannot be modelled (angular coordinates, no geometry).
 """
 

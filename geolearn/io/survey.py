@@ -288,7 +288,7 @@ class Survey:
         )
 
     def as_dataset(self, dtype: Any = None) -> Any:
-        """A :class:`torch.utils.data.Dataset` view of the shots (see :class:`~geolearn.io.ShotDataset`)."""
+        """A :class:`torch.utils.data.Dataset` view of the shots (see :class:`~geolearn.io.shot_dataset.ShotDataset`)."""
         from geolearn.io.shot_dataset import ShotDataset
 
         return ShotDataset(self, dtype=dtype)

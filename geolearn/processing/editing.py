@@ -1,7 +1,7 @@
 """Trace editing: find dead and noisy traces of a shot gather.
 
 Dead means every sample is zero (the same test :func:`geolearn.io.read_survey` reports with, from
-:func:`geolearn.io.dead_traces`). Noisy means an RMS amplitude far above the gather's typical one:
+:func:`geolearn.io.trace_evidence.dead_traces`). Noisy means an RMS amplitude far above the gather's typical one:
 more than ``noisy`` times the median RMS of the live traces (a median, so a few bad traces do not
 raise the bar they are judged by).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from geolearn.errors import ConfigError
-from geolearn.io import dead_traces
+from geolearn.io.trace_evidence import dead_traces
 from geolearn.processing._checks import gather
 
 __all__ = ["EDIT_ACTIONS", "edit_traces", "noisy_traces"]

@@ -2,7 +2,7 @@
 
 Positions are x, y, elevation in metres (elevation positive up), as :class:`geolearn.io.Survey`
 returns them. A 2D wave solver needs every source and receiver on one straight line; the
-least-squares line of the whole survey (``Survey.line``, :func:`geolearn.io.fit_line`) is that line,
+least-squares line of the whole survey (``Survey.line``, :func:`geolearn.io.line.fit_line`) is that line,
 and projecting onto it keeps the distance along it and drops the perpendicular one.
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from geolearn.errors import GeometryError, ShapeError
-from geolearn.io import StraightLine, fit_line, to_model_frame
+from geolearn.io.line import StraightLine, fit_line
+from geolearn.io.survey import to_model_frame
 
 __all__ = ["ShotGeometry", "project_to_line", "shot_geometry"]
 
@@ -65,7 +66,7 @@ class ShotGeometry:
         return replace(self, receivers=self.receivers[np.asarray(keep, dtype=bool)])
 
     def model_positions(self, *, ndim: int = 2, datum: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in the wave operators' frame, depth positive down (:func:`geolearn.io.to_model_frame`)."""
+        """Positions in the wave operators' frame, depth positive down (:func:`geolearn.io.survey.to_model_frame`)."""
         return to_model_frame(self.source, self.receivers, ndim=ndim, datum=datum)
 
 
