@@ -114,17 +114,24 @@ def model(ctx: click.Context, velocity: Path, output: Path, shape: Any, spacing:
 
 
 def _learned_image(
-    survey: Path, vel: Any, weights: Path | None, output: Path, figure: Path, options: dict
-) -> None:
+    survey: Path, vel: Any, weights: Path | None, output: Path, figure: Path, options: dict,
+    safeguard: bool | None, noise_level: float | None,
+) -> None:  # fmt: skip
     import numpy as np
 
     from geolearn.io import write_image
-    from geolearn.learned_inversion import learned_migrate
+    from geolearn.learned_inversion import DataSafeguard, learned_migrate
     from geolearn.viz import plot_image, save_figure
 
     if weights is None:
         raise click.UsageError("--method learned needs --weights FILE (a trained model)")
-    image = learned_migrate(survey, vel, weights, **options)
+    if noise_level is not None:
+        if safeguard is False:
+            raise click.UsageError(
+                "--noise-level sets the safeguard's noise floor; drop it or --no-safeguard"
+            )
+        safeguard = DataSafeguard(noise_level)
+    image = learned_migrate(survey, vel, weights, safeguard=safeguard, **options)
     write_image(output, image.astype(np.float32), vel.spacing, origin=vel.origin, sample_axis="depth")
     save_figure(plot_image(image, vel.spacing, vel.origin, title="learned LSRTM image"), figure)
     click.echo(f"wrote {output}: learned image {image.shape[0]} x {image.shape[1]}")
@@ -177,7 +184,12 @@ def _image_options(f: Any) -> Any:
 @click.option("--method", type=click.Choice(["rtm", "lsrtm", "learned"]), default="rtm", show_default=True)
 @click.option("--iterations", type=int, default=10, show_default=True, help="LSRTM iterations.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Trained learned-LSRTM weights (for --method learned).")  # fmt: skip
+              help="Trained learned-LSRTM weights (for --method learned; geolearn train-lsrtm writes them).")  # fmt: skip
+@click.option("--safeguard/--no-safeguard", default=None,
+              help="Learned gradient networks: keep a layer's learned update only where it fits the data at "
+                   "least as well as the CG step it replaces (default on; the unrolled ISTA network has none).")  # fmt: skip
+@click.option("--noise-level", type=click.FloatRange(min=0), default=None,
+              help="Relative data noise (e.g. 0.02): misfits below it count as equal for the safeguard (default 0).")  # fmt: skip
 @velocity_options
 @survey_read_options
 @_image_options
@@ -186,7 +198,7 @@ def _image_options(f: Any) -> Any:
 @parallel_options
 @click.pass_context
 def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, method: str, iterations: int,
-            weights: Path | None, shape: Any, spacing: Any, unit: str, wavelet: str | Path, wavelet_window: float,
+            weights: Path | None, safeguard: bool | None, noise_level: float | None, shape: Any, spacing: Any, unit: str, wavelet: str | Path, wavelet_window: float,
             f0: float, preprocess: Path | None, illumination: bool, laplacian: bool, water_mute: bool,
             display_gain: str, space_order: int, nbl: int, workers: int, scheduler: str | None,
             **reading: Any) -> None:  # fmt: skip
@@ -207,7 +219,7 @@ def migrate(ctx: click.Context, survey: Path, velocity: Path, output: Path, meth
     if isinstance(wavelet, Path):
         options["wavelet"] = wavelet
     if method == "learned":
-        _learned_image(survey, vel, weights, output, figure, options)
+        _learned_image(survey, vel, weights, output, figure, options, safeguard, noise_level)
         click.echo(f"figure: {figure}")
         return
     parallel = {"client": client_for(workers, scheduler), "n_workers": workers, "progress": progress(ctx)}

@@ -3,13 +3,15 @@
 A network stores no operator (it takes it at call time), so a weights file holds the network
 and, as metadata, the training domain; applying the network to another survey is allowed:
 
-- ``kind`` (``"learned_lsrtm"`` or ``"learned_fwi"``), ``hyper`` (the builder's keyword
-  arguments: plain scalars) and ``dtype``;
+- ``kind`` (``"learned_lsrtm"``: unrolled ISTA, ``"learned_gradient"``:
+  :class:`~geolearn.learned_inversion.LearnedGradientLSRTM`, or ``"learned_fwi"``), ``hyper``
+  (the builder's keyword arguments: plain scalars; read off a learned gradient network by
+  :func:`learned_gradient_hyper` when not given) and ``dtype``;
 - ``state_dict``: the network's parameters and buffers;
 - ``training``: every training acquisition and grid as a
-  :meth:`~geolearn.imaging.ShotProblem.to_dict` mapping, the learned-LSRTM background
-  velocities (m/s, ``(nx, nz)``), the range of grid spacings (m, per axis) and the frequency
-  band (Hz) of the training wavelets (:func:`frequency_band`).
+  :meth:`~geolearn.imaging.ShotProblem.to_dict` mapping, the unrolled-ISTA background
+  velocities (m/s, ``(nx, nz)``; none for the other kinds), the range of grid spacings (m, per
+  axis) and the frequency band (Hz) of the training wavelets (:func:`frequency_band`).
 
 Everything is a tensor, a number, a string, a list or a dict: the file is read with
 ``torch.load(weights_only=True)`` and cannot run code. It is written atomically.
@@ -20,7 +22,9 @@ grid cells, and the image's wavenumbers follow the band), so it is reported twic
 on ``geolearn.learned_inversion.persistence`` and a :class:`OutsideTrainingWarning`. Other
 differences (acquisition, background, grid size, absorbing layer) are what the call-time
 operator is for and pass silently. :func:`learned_migrate` builds the Born operator of the
-user's survey and velocity and applies the network.
+user's survey and velocity and applies the network, a learned gradient network by default with
+its :class:`~geolearn.learned_inversion.DataSafeguard` (noise level 0: every layer fits the data
+at least as well as the CG step it replaces).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ from torch import nn
 from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError
 from geolearn.imaging import ShotProblem, resolve_survey
+from geolearn.learned.cnn import ACTIVATIONS
+from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
+from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.wave import BornOperator, Geometry, WaveModeling
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "TrainingDomain",
     "check_transfer",
     "frequency_band",
+    "learned_gradient_hyper",
     "learned_migrate",
     "load_learned",
     "save_learned",
@@ -56,7 +64,9 @@ __all__ = [
 
 logger = logging.getLogger("geolearn.learned_inversion.persistence")
 
-KINDS = ("learned_lsrtm", "learned_fwi")
+KINDS = ("learned_lsrtm", "learned_gradient", "learned_fwi")
+#: Kinds that image a survey with its Born operator (:func:`learned_migrate`).
+MIGRATION_KINDS = ("learned_lsrtm", "learned_gradient")
 FORMAT_VERSION = 2
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: Relative slack before a spacing or band edge counts as outside the training range.
@@ -194,13 +204,45 @@ def check_transfer(training: TrainingDomain, geometry: Geometry) -> list[str]:
     return findings
 
 
+def learned_gradient_hyper(net: LearnedGradientLSRTM) -> dict[str, Any]:
+    """The builder arguments of a :class:`LearnedGradientLSRTM`, read off its layers.
+
+    ``n_layers``, ``memory`` and ``classical`` are its attributes; ``features``, ``depth`` and
+    ``activation`` those of its first layer's CNN (every layer is built alike). ``seed`` only
+    seeds the initial weights, which a saved state replaces, so it is stored as 0.
+    """
+    if not isinstance(net, LearnedGradientLSRTM):
+        raise ConfigError(f"expected a LearnedGradientLSRTM, got {type(net).__name__}")
+    convs = [m for m in net.nets[0] if isinstance(m, nn.Conv2d)]
+    names = {cls: name for name, cls in ACTIVATIONS.items()}
+    activation = next(names[type(m)] for m in net.nets[0] if type(m) in names)
+    return {"n_layers": net.n_layers, "features": convs[0].out_channels, "depth": len(convs),
+            "memory": net.memory, "classical": net.classical, "activation": activation, "seed": 0}  # fmt: skip
+
+
+def _build(kind: str, hyper: dict[str, Any], dtype: torch.dtype) -> nn.Module:
+    """An untrained network of ``kind`` from its builder arguments (ConfigError if they do not fit)."""
+    from geolearn.learned_inversion.fwi import LearnedFWI
+    from geolearn.learned_inversion.lsrtm import learned_lsrtm
+
+    builder = {
+        "learned_lsrtm": learned_lsrtm,
+        "learned_gradient": LearnedGradientLSRTM,
+        "learned_fwi": LearnedFWI,
+    }
+    try:
+        return builder[kind](**hyper, dtype=dtype)
+    except TypeError as exc:  # an argument the builder does not take
+        raise ConfigError(f"hyper {hyper} does not fit the {kind} builder: {exc}") from exc
+
+
 def save_learned(
     path: str | os.PathLike[str],
     net: nn.Module,
     *,
     kind: str,
-    hyper: dict[str, Any],
     geometry: Geometry | Sequence[Geometry],
+    hyper: dict[str, Any] | None = None,
     velocity: Any | Sequence[Any] | None = None,
 ) -> Path:
     """Write ``net``'s weights, builder arguments and training domain (atomically).
@@ -210,17 +252,24 @@ def save_learned(
     path : path-like
         Destination file (conventionally ``.pt``).
     net : nn.Module
-        Built by :func:`~geolearn.learned_inversion.learned_lsrtm` (``kind="learned_lsrtm"``) or
-        :class:`~geolearn.learned_inversion.LearnedFWI` (``kind="learned_fwi"``).
-    hyper : dict
-        The builder's keyword arguments (ints, floats, bools, strings or None), without ``dtype``.
+        Built by :func:`~geolearn.learned_inversion.learned_lsrtm` (``kind="learned_lsrtm"``),
+        :class:`~geolearn.learned_inversion.LearnedGradientLSRTM` (``"learned_gradient"``) or
+        :class:`~geolearn.learned_inversion.LearnedFWI` (``"learned_fwi"``).
     geometry : Geometry or sequence of Geometry
         The training acquisition(s), each with its model (grid).
+    hyper : dict, optional
+        The builder's keyword arguments (ints, floats, bools, strings or None), without ``dtype``;
+        required except for ``"learned_gradient"`` (default :func:`learned_gradient_hyper`).
+        Checked here: a network built from them must hold ``net``'s parameters.
     velocity : tensor/array ``(nx, nz)`` or sequence, optional
-        Learned LSRTM: the Born background velocity of each training geometry, m/s.
+        ``"learned_lsrtm"``: the Born background velocity of each training geometry, m/s.
     """
     if kind not in KINDS:
         raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
+    if hyper is None:
+        if kind != "learned_gradient":
+            raise ConfigError(f"kind {kind!r} needs hyper (the builder's keyword arguments)")
+        hyper = learned_gradient_hyper(net)
     bad = {
         k: type(v).__name__
         for k, v in hyper.items()
@@ -230,6 +279,11 @@ def save_learned(
         raise ConfigError(
             f"hyper values must be int, float, bool, str or None, and no dtype; got {bad or hyper}"
         )
+    dtype = next(iter(net.parameters())).dtype
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in _build(kind, hyper, dtype).state_dict().items()}
+    if expected != {k: tuple(v.shape) for k, v in state.items()}:
+        raise ConfigError(f"net's parameters do not fit a {kind} network built with {hyper}")
     geometries = [geometry] if isinstance(geometry, Geometry) else list(geometry)
     velocities = (
         [] if velocity is None else list(velocity) if isinstance(velocity, (list, tuple)) else [velocity]
@@ -239,14 +293,13 @@ def save_learned(
             f"learned_lsrtm needs one Born background velocity per training geometry: {len(geometries)} "
             f"geometries, {len(velocities)} velocities"
         )
-    dtype = next(iter(net.parameters())).dtype
     payload = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "hyper": dict(hyper),
         "dtype": str(dtype).removeprefix("torch."),
         "training": TrainingDomain.from_geometries(geometries, velocities).to_dict(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "state_dict": state,
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -279,11 +332,9 @@ def load_learned(
     Raises
     ------
     ConfigError
-        Not a geolearn weights file, an unknown kind or version, or weights that do not fit.
+        Not a geolearn weights file (truncated, corrupt or another format), an unknown kind or
+        version, or weights that do not fit.
     """
-    from geolearn.learned_inversion.fwi import LearnedFWI
-    from geolearn.learned_inversion.lsrtm import learned_lsrtm
-
     path = Path(path)
     try:
         payload = torch.load(path, weights_only=True)
@@ -293,12 +344,17 @@ def load_learned(
         raise ConfigError(f"{path} is not a readable geolearn weights file: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{path} is not a geolearn learned-inversion file of format {FORMAT_VERSION}")
+    missing = sorted({"kind", "hyper", "dtype", "training", "state_dict"} - set(payload))
+    if missing:
+        raise ConfigError(f"{path} lacks {missing}: not a complete geolearn weights file")
     kind, hyper = payload["kind"], payload["hyper"]
     if kind not in KINDS:
         raise ConfigError(f"{path} holds unknown kind {kind!r}; known kinds are {KINDS}")
+    if payload["dtype"] not in _DTYPES or not isinstance(hyper, dict):
+        raise ConfigError(f"{path} has dtype {payload['dtype']!r} and hyper {hyper!r}; expected one of "
+                          f"{tuple(_DTYPES)} and a dict")  # fmt: skip
     saved_dtype = _DTYPES[payload["dtype"]]
-    net = (learned_lsrtm(**hyper, dtype=saved_dtype) if kind == "learned_lsrtm"
-           else LearnedFWI(**hyper, dtype=saved_dtype))  # fmt: skip
+    net = _build(kind, hyper, saved_dtype)
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
@@ -316,13 +372,15 @@ def learned_migrate(
     *,
     spacing: tuple[float, float] | None = None,
     subtract_direct: bool = True,
+    safeguard: DataSafeguard | bool | None = None,
     **survey_kwargs: Any,
 ) -> np.ndarray:
     """Image a survey with a trained learned-LSRTM network (the ``geolearn migrate --method learned`` path).
 
-    The Born operator of the survey's acquisition and ``velocity`` is built and given to the
-    network; any acquisition and background may be used. A grid spacing or frequency band
-    outside the training ones is reported by :func:`check_transfer`.
+    The Born operator of the survey's acquisition and ``velocity`` (all shots, unencoded) is built
+    and given to the network, whichever kind the file holds (``"learned_gradient"`` or
+    ``"learned_lsrtm"``); any acquisition and background may be used. A grid spacing or frequency
+    band outside the training ones is reported by :func:`check_transfer`.
 
     Parameters
     ----------
@@ -331,12 +389,19 @@ def learned_migrate(
     velocity : array, tensor, VelocityModel or path
         Migration (background) velocity in m/s on the survey grid ``(nx, nz)``.
     weights_path : path-like
-        File written by :func:`save_learned` with ``kind="learned_lsrtm"``.
+        File written by :func:`save_learned` with kind ``"learned_gradient"`` or ``"learned_lsrtm"``.
     spacing : (dx, dz), optional
         Grid spacing in metres when ``velocity`` is a bare array.
     subtract_direct : bool
         Subtract the records modelled in the background velocity (direct wave and smooth-model
         arrivals) so that the network sees scattered (Born-like) data, as in training.
+    safeguard : DataSafeguard, bool or None
+        Learned gradient networks only. None (default) or True: ``DataSafeguard()`` (noise level
+        0), so every layer keeps its learned update only where it fits the data at least as well
+        as the CG step it replaces (one more J per call, ``3K`` instead of ``3K − 1``): field data
+        are never quite like the training data. A DataSafeguard: that one (e.g. with the data's
+        noise level); False: none. The unrolled ISTA network has no safeguard (True or a
+        DataSafeguard is refused).
     **survey_kwargs
         Passed to :func:`~geolearn.imaging.resolve_survey` (e.g. ``f0``).
 
@@ -345,10 +410,13 @@ def learned_migrate(
     ndarray
         Image ``(nx, nz)`` float64: the estimated velocity perturbation in m/s.
     """
-    problem, observed, vp = resolve_survey(survey, velocity, spacing, **survey_kwargs)
     loaded = load_learned(weights_path)
-    if loaded.kind != "learned_lsrtm":
-        raise ConfigError(f"{weights_path} holds a {loaded.kind} network; migration needs learned_lsrtm")
+    if loaded.kind not in MIGRATION_KINDS:
+        raise ConfigError(
+            f"{weights_path} holds a {loaded.kind} network; migration needs one of {MIGRATION_KINDS}"
+        )
+    guard = _safeguard(loaded.kind, safeguard)
+    problem, observed, vp = resolve_survey(survey, velocity, spacing, **survey_kwargs)
     model, geometry = problem.to_wave()
     net = loaded.net.to(model.dtype)
     check_transfer(loaded.training, geometry)
@@ -358,5 +426,25 @@ def learned_migrate(
     with torch.no_grad():
         if subtract_direct:
             y = y - WaveModeling(model, geometry)(v)
-        image = net(y[None], J)[0]
-    return image.double().numpy()
+        if guard is None:
+            return net(y[None], J)[0].double().numpy()
+        run = net.run(y[None], J, safeguard=guard)
+    kept = run.accepted[0].tolist()
+    logger.info("safeguard kept the learned update in %d of %d layers (%s); misfit %s", sum(kept), len(kept),
+                kept, [round(float(m), 4) for m in run.misfit[0]])  # fmt: skip
+    return run.image[0].double().numpy()
+
+
+def _safeguard(kind: str, safeguard: DataSafeguard | bool | None) -> DataSafeguard | None:
+    """The safeguard ``learned_migrate`` applies to a network of ``kind`` (see its docstring)."""
+    if safeguard is not None and not isinstance(safeguard, (bool, DataSafeguard)):
+        raise ConfigError(f"safeguard must be None, True, False or a DataSafeguard, got {safeguard!r}")
+    if kind == "learned_lsrtm":
+        if safeguard is True or isinstance(safeguard, DataSafeguard):
+            raise ConfigError(
+                "the unrolled ISTA network (learned_lsrtm) has no data safeguard; pass safeguard=None"
+            )
+        return None
+    if safeguard is False:
+        return None
+    return safeguard if isinstance(safeguard, DataSafeguard) else DataSafeguard()
