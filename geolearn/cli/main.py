@@ -17,6 +17,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from geolearn.cli.run_commands import demo, fwi, resume, run_config
 from geolearn.cli.survey_commands import inspect, migrate, model
+from geolearn.cli.train_commands import train_lsrtm
 from geolearn.errors import GeolearnError
 
 __all__ = ["main"]
@@ -64,7 +65,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.with_resource(logging_redirect_tqdm())
 
 
-for _command in (demo, inspect, model, migrate, fwi, run_config, resume):
+for _command in (demo, inspect, model, migrate, train_lsrtm, fwi, run_config, resume):
     main.add_command(_command)
 
 
