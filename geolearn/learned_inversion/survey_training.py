@@ -1,30 +1,23 @@
 """Training a learned gradient LSRTM network for one survey: its acquisition, grid and migration velocity.
 
-:func:`train_for_survey` is what ``geolearn train-lsrtm CONFIG.toml`` runs. Given the survey's
-:class:`~geolearn.imaging.ShotProblem` (from its SEG-Y headers,
-:func:`~geolearn.imaging.problem_from_survey`) and the user's migration velocity on its grid:
+:func:`train_for_survey` (run by ``geolearn train-lsrtm CONFIG.toml``) takes the survey's
+:class:`~geolearn.imaging.ShotProblem` (from its SEG-Y headers) and the user's migration velocity:
 
-1. training truths are drawn on the survey's grid (:func:`draw_training_velocities`: the
-   geological generator, optionally augmented Marmousi crops from outside the evaluation
-   regions) in the velocity range of the user's velocity below the sea bed, under the user's
-   water layer (its shallowest sea-bed depth), each with a migration background made as a
-   user's is (the truth smoothed in slowness over a length drawn per model, with a smooth
-   velocity error). Velocities above what the survey's time step supports are clipped to it.
-2. Every training step draws a model and a new random supershot of the survey
-   (:class:`~geolearn.wave.SourceEncoding`: Rademacher weights over all shots when they share
-   their receivers, else a random subset of shots), builds the Born operator of that
-   experiment at the model's background and models its records ``y = J x`` plus noise; the
-   network (:class:`LearnedGradientLSRTM`, CG classical step) is trained with Adam on
-   :func:`lsrtm_loss` (image error plus data misfit). Inference uses the full, unencoded survey
-   (:func:`~geolearn.learned_inversion.learned_migrate`).
-3. :class:`~geolearn.learned.Trainer` checkpoints go to the work directory every
-   ``checkpoint_every`` steps: a killed run, started again with the same settings, continues
-   from its last checkpoint (the settings are kept in ``training.json`` there; other settings
-   are refused rather than mixed).
+1. training truths on the survey's grid (:func:`draw_training_velocities`: the geological
+   generator, optionally Marmousi training crops) in the velocity range of the user's velocity
+   below the sea bed, under the user's water layer, each with a background made as a user's is
+   (smoothed in slowness over a length drawn per model, with a smooth velocity error);
+   velocities above what the survey's time step supports are clipped to it;
+2. every step draws a model and a new random supershot (:class:`~geolearn.wave.SourceEncoding`:
+   Rademacher weights when all shots share their receivers, else a random subset of shots),
+   models ``y = J x`` plus noise with that experiment's Born operator at the model's background,
+   and takes an Adam step on :func:`lsrtm_loss` (:class:`LearnedGradientLSRTM`, CG classical step).
+   Inference uses the full, unencoded survey (:func:`~geolearn.learned_inversion.learned_migrate`);
+3. :class:`~geolearn.learned.Trainer` checkpoints in the work directory: a killed run started again
+   with the same settings (kept in ``training.json``; others are refused) continues from the last one.
 
-Cost: the wave-equation solves the training performed, counted by :mod:`geolearn.ledger`
-(background, scattered and adjoint propagations alike), kept in ``cost.json`` in the work
-directory over all runs, steps redone after an interruption included.
+Cost: the wave-equation solves performed (:mod:`geolearn.ledger`), kept in ``cost.json`` in the
+work directory over all runs, steps redone after an interruption included.
 """
 
 from __future__ import annotations
@@ -125,9 +118,11 @@ class SurveyTraining:
 
     def __post_init__(self) -> None:
         counts = {"models": 1, "steps": 1, "layers": 1, "features": 1, "depth": 2, "memory": 0, "seed": 0,
-                  "checkpoint_every": 1}  # fmt: skip
+                  "checkpoint_every": 1, "subset": 1}  # fmt: skip
         for name, least in counts.items():
             value = getattr(self, name)
+            if value is None and name == "subset":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{name} = {value!r} is invalid: must be an integer >= {least}")
         if not self.learning_rate > 0 or not self.data_weight >= 0 or not 0 <= self.noise < 1:
@@ -143,9 +138,6 @@ class SurveyTraining:
             raise ConfigError(f"velocity_range must be [v_min, v_max] m/s with 0 < v_min < v_max, got {r!r}")
         if self.encoding not in ("auto", *ENCODINGS):
             raise ConfigError(f"encoding must be one of {('auto', *ENCODINGS)}, got {self.encoding!r}")
-        if self.subset is not None and (isinstance(self.subset, bool) or not isinstance(self.subset, int)
-                                        or self.subset < 1):  # fmt: skip
-            raise ConfigError(f"subset must be a number of shots >= 1, got {self.subset!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able (tuples as lists)."""
@@ -160,20 +152,12 @@ class SurveyTrainingResult:
     ----------
     net : LearnedGradientLSRTM
         The trained network (eval mode).
-    history : TrainingHistory
-        Loss per step, earlier runs' steps included.
-    steps : int
-        Steps done (all runs).
-    solves : float
-        Wave-equation solves (:mod:`geolearn.ledger`) of all training runs in this work directory.
-    solves_this_run : float
-        Of this call.
-    encoding : str
-        Supershot kind used.
-    velocity_range : (float, float)
-        Training velocities, m/s.
-    water_depth : float or None
-        Water layer of the training models, m.
+    history, steps : TrainingHistory, int
+        Loss per step and the steps done, earlier runs' included.
+    solves, solves_this_run : float
+        Wave-equation solves (:mod:`geolearn.ledger`) of all runs in the work directory, of this call.
+    encoding, velocity_range, water_depth : str, (float, float), float or None
+        Supershot kind; training velocities, m/s; water layer of the training models, m.
     weights : Path or None
         The weights file written (``output``).
     """
@@ -293,15 +277,7 @@ def train_for_survey(
     outputs = {work / "checkpoint.pt": 3 * nbytes, **({Path(output): nbytes} if output is not None else {})}
     preflight(outputs=outputs, create_parents=True)
     water, v_range = _training_range(problem, vp, settings)
-    velocities, backgrounds = draw_training_velocities(
-        settings.models, problem.shape, problem.spacing, seed=settings.seed,
-        marmousi_fraction=settings.marmousi_fraction, water_depth=water, velocity_range=v_range,
-        lengths_m=settings.smoothing_lengths, velocity_error=settings.velocity_error,
-        options=GeologyOptions(salt_velocity=(v_range[1] - 0.1 * (v_range[1] - v_range[0]), v_range[1])),
-        data_dir=None if data_dir is None else os.fspath(data_dir),
-    )  # fmt: skip
-    # Only Marmousi crops can exceed the range; the Born operators must be stable at the time step.
-    velocities, backgrounds = np.clip(velocities, None, v_range[1]), np.clip(backgrounds, None, v_range[1])
+    velocities, backgrounds = _training_pool(problem, settings, water, v_range, data_dir)
     preflight(problem, velocities=[vp, backgrounds.max(0), backgrounds.min(0)])
     model = problem.model()
     base = problem.geometry(model)
@@ -356,6 +332,22 @@ def _training_range(
     if water is not None:  # the generator's water is exactly WATER_VELOCITY, which the range must hold
         lo = min(lo, WATER_VELOCITY)
     return water, (float(lo), float(hi))
+
+
+def _training_pool(
+    problem: ShotProblem, settings: SurveyTraining, water: float | None, v_range: tuple[float, float],
+    data_dir: str | os.PathLike[str] | None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Training truths and their backgrounds ``(models, nx, nz)`` m/s on the survey's grid."""
+    velocities, backgrounds = draw_training_velocities(
+        settings.models, problem.shape, problem.spacing, seed=settings.seed,
+        marmousi_fraction=settings.marmousi_fraction, water_depth=water, velocity_range=v_range,
+        lengths_m=settings.smoothing_lengths, velocity_error=settings.velocity_error,
+        options=GeologyOptions(salt_velocity=(v_range[1] - 0.1 * (v_range[1] - v_range[0]), v_range[1])),
+        data_dir=None if data_dir is None else os.fspath(data_dir),
+    )  # fmt: skip
+    # Only Marmousi crops can exceed the range; the Born operators must be stable at the time step.
+    return np.clip(velocities, None, v_range[1]), np.clip(backgrounds, None, v_range[1])
 
 
 def _weights_bytes(problem: ShotProblem, settings: SurveyTraining) -> int:
