@@ -182,7 +182,7 @@ def born_ratios(model: Model, geo: Geometry, v0: torch.Tensor, repeat: int) -> d
 def raw_overhead(model: Model, geo: Geometry, repeat: int) -> dict:
     """geolearn forward vs calling the compiled kernel it runs, prepared once (1 thread, interleaved)."""
     from geolearn.wave.execution import KernelRun
-    from geolearn.wave.modeling import make_solver, shot_coords
+    from geolearn.wave.solver_inputs import make_solver, shot_coords
 
     wave.set_threads(1)  # the same threads for both: the overhead, not the thread choice
     solver, _ = make_solver(model, geo.dt, model.vp)

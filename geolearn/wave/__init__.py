@@ -10,7 +10,8 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
 - :func:`encode`, :class:`SourceEncoding`, :func:`encode_records`, :func:`common_receivers` —
   simultaneous-source supershots (random ±1 / Gaussian weights) and random shot subsets.
 - :class:`ShotPropagator` — one shot at a fixed velocity, NumPy in/out (forward, Born, adjoint,
-  illumination), for shot-parallel workflows.
+  misfit gradient as a :class:`ShotGradient`, illumination): the per-shot engine of
+  :class:`WaveModeling`, :func:`fwi_objective` and the shot-parallel workflows.
 - :func:`build_count` / :func:`clear_cache` — the generated-operator cache.
 - :func:`configure` / :class:`WaveConfig` — Devito compile options and log level.
 - :func:`set_threads` / :func:`thread_budget` — threads of the generated kernels
@@ -41,11 +42,12 @@ from geolearn.wave.linear import (
     born_shot,
 )
 from geolearn.wave.model import PPW_THRESHOLD, Model
-from geolearn.wave.modeling import WaveModeling, fwi_objective, nyquist_factor
+from geolearn.wave.modeling import WaveModeling, fwi_objective
 from geolearn.wave.propagator import build_count, clear_cache
 from geolearn.wave.records import ShotRecords
-from geolearn.wave.shot import ShotPropagator
+from geolearn.wave.shot import ShotGradient, ShotPropagator
 from geolearn.wave.solver import MEMORY_MODES, Snapshots
+from geolearn.wave.solver_inputs import nyquist_factor
 from geolearn.wave.wavelet import max_frequency, resample, ricker
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "PerformanceLog",
     "PointInterpolation",
     "PropagationStats",
+    "ShotGradient",
     "ShotPropagator",
     "ShotRecords",
     "Snapshots",

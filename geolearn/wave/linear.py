@@ -20,9 +20,9 @@ from geolearn.wave.background import BackgroundCache
 from geolearn.wave.execution import PerformanceLog
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.model import Model
-from geolearn.wave.modeling import dm_dv, make_solver, shot_coords
 from geolearn.wave.shot import ShotPropagator
 from geolearn.wave.solver import Snapshots
+from geolearn.wave.solver_inputs import dm_dv, make_solver, shot_coords
 
 logger = logging.getLogger("geolearn.wave.linear")
 

@@ -10,8 +10,8 @@ Memory modes for gradients (``memory=``):
     The wavefield of every time step is stored: exact adjoint-state gradient.
 ``"snapshots"``
     ``∂²u`` every ``snapshot_factor``-th step is stored and the imaging sum is subsampled
-    (times the factor): approximate. The default factor, :func:`nyquist_factor`, samples the
-    wavelet's band at its Nyquist rate; errors measured in ``docs/wave.md``.
+    (times the factor): approximate. The default factor, :func:`~geolearn.wave.nyquist_factor`,
+    samples the wavelet's band at its Nyquist rate; errors measured in ``docs/wave.md``.
 ``"checkpoint"``
     ``n_checkpoints`` saved states, every segment of the time axis recomputed once
     (:mod:`geolearn.wave.checkpoint`): equal to ``"full"`` to rounding (bit for bit in the
@@ -21,98 +21,25 @@ Memory modes for gradients (``memory=``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geolearn.errors import ConfigError, ShapeError
-from geolearn.wave.checkpoint import gradient_checkpointed
+from geolearn.errors import ShapeError
 from geolearn.wave.execution import PerformanceLog
 from geolearn.wave.geometry import Geometry
 from geolearn.wave.model import Model
 from geolearn.wave.records import ShotRecords
-from geolearn.wave.solver import MEMORY_MODES, ShotSolver
-from geolearn.wave.wavelet import max_frequency
+from geolearn.wave.shot import Misfit, ShotPropagator
+from geolearn.wave.solver import Snapshots
+from geolearn.wave.solver_inputs import memory_settings
 
 logger = logging.getLogger("geolearn.wave.modeling")
 
-__all__ = ["WaveModeling", "fwi_objective", "nyquist_factor"]
-
-
-def make_solver(
-    model: Model,
-    dt: float | None,
-    velocity: torch.Tensor | np.ndarray,
-    performance: PerformanceLog | None = None,
-) -> tuple[ShotSolver, np.ndarray]:
-    """Validate ``velocity`` (m/s) against the model and the time step ``dt`` (s).
-
-    ``dt=None`` is for time-free use (interpolation only). Returns a solver (recording its
-    propagations in ``performance``) and vp (float64).
-    """
-    vp = model.validate(velocity)
-    if dt is not None:
-        model.check_dt(dt, float(vp.max()))
-    m_pad, damp = model.padded_slowness(vp)
-    npdtype = np.float32 if model.dtype == torch.float32 else np.float64
-    solver = ShotSolver(
-        model.padded_shape, model.spacing, model.space_order, npdtype, model.free_surface_index,
-        m_pad, damp, model.cell_volume, (dt or 0.0) * 1000.0, performance,
-    )  # fmt: skip
-    return solver, vp
-
-
-def shot_coords(model: Model, geometry: Geometry, shot: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source ``(npoint, ndim)`` and receiver ``(n, ndim)`` coordinates of ``shot`` in the padded frame.
-
-    ``npoint`` is 1, or the number of simultaneous sources of a supershot
-    (:func:`~geolearn.wave.encode`, whose ``src_positions`` are ``(n_shots, npoint, ndim)``).
-    """
-    return (
-        model.to_grid(np.reshape(geometry.src_positions[shot], (-1, model.ndim))),
-        model.to_grid(geometry.rec_positions[shot]),
-    )
-
-
-def dm_dv(vp: np.ndarray) -> np.ndarray:
-    """Derivative of Devito's squared slowness (s/km)² w.r.t. velocity (m/s): ``-2e6 / v³``."""
-    return -2e6 / vp**3
-
-
-#: Spectral level (fraction of the peak) that bounds the band for :func:`nyquist_factor`.
-NYQUIST_LEVEL = 0.01
-
-
-def nyquist_factor(geometry: Geometry) -> int:
-    """Snapshot subsampling factor that samples the wavelets' band at its Nyquist rate.
-
-    ``k = floor(1 / (2 fmax dt))`` with ``fmax`` the highest frequency (Hz) where the
-    wavelets' amplitude spectrum exceeds :data:`NYQUIST_LEVEL` of its peak and ``dt`` the
-    modelling step (s). The imaging sum is the mean of a product of two wavefields of that
-    band, a signal band-limited to ``2 fmax``, which a rectangle rule at ``1 / (k dt) >= 2 fmax``
-    integrates without aliasing. (At the 5 % level of :attr:`Geometry.fmax` the benchmark
-    model's gradient was 1.2 % off; at 1 %, 0.4 %: ``docs/wave.md``.)
-    """
-    fmax = max_frequency(geometry.wavelets.numpy(), geometry.dt, level=NYQUIST_LEVEL)
-    return max(1, int(1.0 / (2.0 * fmax * geometry.dt)))
-
-
-def _memory_args(memory: str, snapshot_factor: int | None, geometry: Geometry) -> int | None:
-    if memory not in MEMORY_MODES:
-        raise ConfigError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
-    if memory == "full":
-        return 1
-    if memory == "snapshots":
-        if snapshot_factor is None:
-            return nyquist_factor(geometry)
-        if isinstance(snapshot_factor, bool) or not isinstance(snapshot_factor, int) or snapshot_factor < 1:
-            raise ConfigError(
-                f"snapshot_factor must be an integer >= 1 (time steps), got {snapshot_factor!r}"
-            )
-        return snapshot_factor
-    return None
+__all__ = ["WaveModeling", "fwi_objective"]
 
 
 def _shots(geometry: Geometry, progress: bool, what: str) -> Any:
@@ -121,45 +48,64 @@ def _shots(geometry: Geometry, progress: bool, what: str) -> Any:
     )
 
 
+def _gradient_over_shots(
+    props: list[ShotPropagator],
+    misfit_of: Callable[[int], Misfit | np.ndarray],
+    progress: bool,
+    what: str,
+    snapshots: list[Snapshots | None] | None = None,
+    **memory: Any,
+) -> tuple[float, np.ndarray, list[np.ndarray]]:
+    """Sum :meth:`ShotPropagator.gradient` over shots: value, velocity gradient, wavelet gradients.
+
+    ``misfit_of(i)`` is shot ``i``'s misfit or fixed adjoint source; ``snapshots[i]`` its stored
+    forward wavefield, if any; ``memory`` the memory settings of :meth:`ShotPropagator.gradient`.
+    Shot gradients are added in shot order (float64).
+    """
+    geometry = props[0].geometry
+    value, gradient, wavelet_gradients = 0.0, np.zeros(props[0].model.shape), []
+    for i in _shots(geometry, progress, what):
+        shot = props[i].gradient(
+            misfit_of(i), snapshots=None if snapshots is None else snapshots[i], **memory
+        )
+        value += shot.value or 0.0
+        gradient += shot.gradient
+        wavelet_gradients.append(shot.wavelet_gradient)
+    return value, gradient, wavelet_gradients
+
+
 class _Modeling(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: Any, module: WaveModeling, velocity: torch.Tensor, wavelets: torch.Tensor
     ) -> torch.Tensor:
-        model, geometry = module.model, module.geometry
-        solver, vp = make_solver(model, geometry.dt, velocity, module.performance)
+        geometry = module.geometry
+        w = wavelets.detach().cpu().numpy()
+        props = ShotPropagator.all_shots(
+            module.model, geometry, velocity, wavelets=w, performance=module.performance
+        )
         need_grad = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        save = module._save if need_grad else None
-        w = wavelets.detach().cpu().numpy().astype(solver.dtype)
-        out = np.zeros((geometry.n_shots, geometry.max_receivers, geometry.nt), dtype=solver.dtype)
+        save = module.snapshot_interval if need_grad else None
+        out = np.zeros((geometry.n_shots, geometry.max_receivers, geometry.nt), dtype=props[0].dtype)
         snaps = []
         for i in _shots(geometry, module.progress, "modelling"):
-            src, rec = shot_coords(model, geometry, i)
-            out[i, : rec.shape[0]], snap = solver.forward(src, w[i], rec, save=save)
+            out[i, : props[i].n_receivers], snap = props[i].forward(save=save)
             snaps.append(snap)
-        ctx.state = (module, solver, vp, w, snaps)
+        ctx.state = (module, props, snaps)
         return torch.as_tensor(out).to(device=velocity.device)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
-        module, solver, vp, w, snaps = ctx.state
-        model, geometry = module.model, module.geometry
-        g = grad_out.detach().cpu().numpy().astype(solver.dtype)
-        grad_m = np.zeros(model.padded_shape)
-        grad_w = np.zeros(w.shape)
-        for i in _shots(geometry, module.progress, "adjoint"):
-            src, rec = shot_coords(model, geometry, i)
-            res = g[i, : rec.shape[0]]
-            if module.memory == "checkpoint":
-                _, gm, grad_w[i] = gradient_checkpointed(
-                    solver, src, w[i], rec, lambda _, r=res: r, module.n_checkpoints
-                )
-            else:
-                gm, grad_w[i] = solver.adjoint(src, rec, res, snaps[i])
-            grad_m += gm
+        module, props, snaps = ctx.state
+        g = grad_out.detach().cpu().numpy().astype(props[0].dtype)
+        _, grad_v, grad_w = _gradient_over_shots(
+            props, lambda i: g[i, : props[i].n_receivers], module.progress, "adjoint",
+            None if module.memory == "checkpoint" else snaps, memory=module.memory,
+            snapshot_factor=module.snapshot_interval, n_checkpoints=module.n_checkpoints,
+        )  # fmt: skip
         ctx.state = None
-        gv = torch.as_tensor(model.crop(grad_m) * dm_dv(vp), dtype=grad_out.dtype, device=grad_out.device)
-        gw = torch.as_tensor(grad_w, dtype=grad_out.dtype, device=grad_out.device)
+        gv = torch.as_tensor(grad_v, dtype=grad_out.dtype, device=grad_out.device)
+        gw = torch.as_tensor(np.stack(grad_w), dtype=grad_out.dtype, device=grad_out.device)
         return None, gv if ctx.needs_input_grad[1] else None, gw if ctx.needs_input_grad[2] else None
 
 
@@ -180,9 +126,9 @@ class WaveModeling(torch.nn.Module):
     memory : {"full", "snapshots", "checkpoint"}
         How the backward gets the forward wavefield (see the module docstring).
     snapshot_factor : int, optional
-        Subsampling factor for ``memory="snapshots"`` (default :func:`nyquist_factor`).
+        Subsampling factor for ``memory="snapshots"`` (default :func:`~geolearn.wave.nyquist_factor`).
     n_checkpoints : int, optional
-        Saved states for ``memory="checkpoint"`` (default ``round(sqrt(nt / 3))``).
+        Saved states for ``memory="checkpoint"`` (default ``round(sqrt(nt / 2))``).
     progress : bool
         Show a tqdm bar over shots.
 
@@ -210,7 +156,7 @@ class WaveModeling(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.model, self.geometry = model, geometry
-        self._save = _memory_args(memory, snapshot_factor, geometry)
+        self.snapshot_interval = memory_settings(memory, snapshot_factor, n_checkpoints, geometry)
         self.memory, self.n_checkpoints, self.progress = memory, n_checkpoints, progress
         self.performance = PerformanceLog()
 
@@ -261,7 +207,8 @@ def fwi_objective(
     """FWI misfit ``½ Σ_shots ‖F(v) - d_obs‖²`` and its gradient w.r.t. velocity.
 
     One forward and one adjoint propagation per shot (checkpointing adds forward
-    recomputation, not adjoint solves).
+    recomputation, not adjoint solves): :meth:`ShotPropagator.gradient` over
+    :meth:`ShotPropagator.all_shots`, shot by shot.
 
     Parameters
     ----------
@@ -293,30 +240,23 @@ def fwi_objective(
     )
     if len(obs) != geometry.n_shots or obs.nt != geometry.nt or obs.n_receivers != geometry.n_receivers:
         raise ShapeError(f"observed {obs!r} does not match {geometry!r}")
-    save = _memory_args(memory, snapshot_factor, geometry)
-    solver, vp = make_solver(model, geometry.dt, v, performance)
-    w = geometry.wavelets.numpy().astype(solver.dtype)
-    value = 0.0
-    grad_m = np.zeros(model.padded_shape)
-    for i in _shots(geometry, progress, "FWI gradient"):
-        src, rec = shot_coords(model, geometry, i)
-        d_obs = obs[i].detach().cpu().numpy().astype(solver.dtype)
-        if memory == "checkpoint":
-            residual: list[np.ndarray] = []
+    interval = memory_settings(memory, snapshot_factor, n_checkpoints, geometry)  # checked once
+    props = ShotPropagator.all_shots(model, geometry, v, performance=performance)
 
-            def residual_fn(d: np.ndarray, d_obs: np.ndarray = d_obs, out: list = residual) -> np.ndarray:
-                out.append(d - d_obs)
-                return out[-1]
+    def l2_misfit(shot: int) -> Misfit:
+        d_obs = obs[shot].detach().cpu().numpy().astype(props[shot].dtype)
 
-            _, gm, _ = gradient_checkpointed(solver, src, w[i], rec, residual_fn, n_checkpoints)
-            res = residual[0]
-        else:
-            d, snaps = solver.forward(src, w[i], rec, save=save, reuse=True)
-            res = d - d_obs
-            gm, _ = solver.adjoint(src, rec, res, snaps)
-        value += 0.5 * float(np.sum(res.astype(np.float64) ** 2))
-        grad_m += gm
-    grad = model.crop(grad_m) * dm_dv(vp)
+        def misfit(d: np.ndarray) -> tuple[float, np.ndarray]:
+            residual = d - d_obs
+            return 0.5 * float(np.sum(residual.astype(np.float64) ** 2)), residual
+
+        return misfit
+
+    # One shot at a time: the forward store can be the process's kept buffer.
+    value, grad, _ = _gradient_over_shots(
+        props, l2_misfit, progress, "FWI gradient", memory=memory, snapshot_factor=interval,
+        n_checkpoints=n_checkpoints, reuse=True,
+    )  # fmt: skip
     return (
         torch.tensor(value, dtype=model.dtype, device=device),
         torch.as_tensor(grad, dtype=model.dtype, device=device),
