@@ -28,7 +28,8 @@ os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 import numpy as np
 import torch
 
-from geolearn.learned import DEQ, LearnedFISTA, Trainer, UnrolledISTA, make_sparse_coding
+from geolearn.learned import DEQ, LearnedFISTA, Trainer, UnrolledISTA
+from geolearn.learned.sparse import make_sparse_coding
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -27,17 +27,8 @@ from pathlib import Path
 
 import torch
 
-from geolearn.learned import (
-    ALISTA,
-    DEQ,
-    LISTA,
-    LearnedFISTA,
-    Trainer,
-    UnrolledISTA,
-    make_sparse_coding,
-    nmse_db,
-    oracle_least_squares,
-)
+from geolearn.learned import DEQ, LearnedFISTA, Trainer, UnrolledISTA, nmse_db
+from geolearn.learned.sparse import ALISTA, LISTA, make_sparse_coding, oracle_least_squares
 from geolearn.solvers import fista, ista
 
 K_LAYERS = 16

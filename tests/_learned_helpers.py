@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from geolearn.learned import make_sparse_coding
+from geolearn.learned.sparse import make_sparse_coding
 from geolearn.operators import LinearOperator
 
 

@@ -15,19 +15,18 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from geolearn.learned import (
-    LISTA,
     DnCNN,
     LearnedFISTA,
     PnPISTA,
     SpectralConv2d,
     UnrolledISTA,
     check_firm_nonexpansive,
-    conv_operator_norm,
-    decreasing,
     estimate_lipschitz,
-    lista_backprop,
     lyapunov_energy,
 )
+from geolearn.learned.constraints import decreasing
+from geolearn.learned.sparse import LISTA, lista_backprop
+from geolearn.learned.spectral import conv_operator_norm
 
 PROB, L, Y, X = small_problem(m=20, n=40)
 K = 6

@@ -7,7 +7,8 @@ import torch
 from _learned_helpers import single_thread, small_problem  # noqa: F401  (autouse fixture)
 
 from geolearn.errors import ConfigError, ConvergenceError
-from geolearn.learned import DEQ, LISTA, LearnedFISTA, UnrolledISTA, anderson, fixed_point_iteration
+from geolearn.learned import DEQ, LearnedFISTA, UnrolledISTA, anderson, fixed_point_iteration
+from geolearn.learned.sparse import LISTA
 
 PROB, L, Y, X = small_problem(m=20, n=40, seed=3)
 

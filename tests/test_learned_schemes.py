@@ -11,19 +11,8 @@ from _learned_helpers import ImageToRecords, single_thread, small_problem  # noq
 from torch import nn
 
 from geolearn.errors import ConfigError, ShapeError, StabilityError
-from geolearn.learned import (
-    ALISTA,
-    LISTA,
-    DnCNN,
-    LearnedFISTA,
-    PnPISTA,
-    UnrolledISTA,
-    alista_weight,
-    canonicalize,
-    cauchy_steps,
-    lyapunov_energy,
-    support_shrink,
-)
+from geolearn.learned import DnCNN, LearnedFISTA, PnPISTA, UnrolledISTA, cauchy_steps, lyapunov_energy
+from geolearn.learned.sparse import ALISTA, LISTA, alista_weight, canonicalize, support_shrink
 from geolearn.operators import LinearOperator, MatrixOperator
 from geolearn.solvers import fista, ista
 

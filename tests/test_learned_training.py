@@ -15,17 +15,8 @@ from _learned_helpers import single_thread  # noqa: F401  (autouse fixture)
 matplotlib.use("Agg")
 
 from geolearn.errors import ConfigError, ShapeError
-from geolearn.learned import (
-    LISTA,
-    DnCNN,
-    Trainer,
-    UnrolledISTA,
-    check_firm_nonexpansive,
-    make_sparse_coding,
-    nmse_db,
-    oracle_least_squares,
-    train_denoiser,
-)
+from geolearn.learned import DnCNN, Trainer, UnrolledISTA, check_firm_nonexpansive, nmse_db, train_denoiser
+from geolearn.learned.sparse import LISTA, make_sparse_coding, oracle_least_squares
 from geolearn.solvers import ista
 from geolearn.viz.training import plot_training
 

@@ -60,7 +60,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from geolearn.errors import ConfigError, ShapeError
-from geolearn.learned import bounded, bounded_inverse, zero_output_cnn
+from geolearn.learned import zero_output_cnn
+from geolearn.learned.constraints import bounded, bounded_inverse
 from geolearn.learned_inversion.metrics import CostCounter
 from geolearn.wave import Geometry, WaveModeling, fwi_objective
 

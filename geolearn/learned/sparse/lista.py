@@ -2,8 +2,9 @@
 
 These schemes learn explicit matrices, so they need an operator whose matrix can be held in
 memory: a flat (vector) domain of size ``n`` and range of size ``m`` with ``n·(n + m)`` below
-``max_matrix_entries``. Image or Born operators should use :class:`UnrolledISTA`,
-:class:`LearnedFISTA` or :class:`PnPISTA`, which only call ``A.apply``/``A.adjoint``.
+``max_matrix_entries``. Image or Born operators should use :class:`~geolearn.learned.UnrolledISTA`,
+:class:`~geolearn.learned.LearnedFISTA` or :class:`~geolearn.learned.PnPISTA`, which only call
+``A.apply``/``A.adjoint``.
 
 The operator at call time
 -------------------------
