@@ -63,7 +63,7 @@ def main() -> None:
         result = fwi(survey, v0, **common, **options)
         runs[name] = {
             "seconds": time.perf_counter() - t0,
-            "n_solves": [0, *result.history["n_solves"]],
+            "n_solves": [0.0, *result.history["n_solves"]],
             "model_error": [error0, *result.history["model_error"]],
             "misfit": result.history["misfit"],
             "misfit_initial": result.misfit_initial,
@@ -77,13 +77,13 @@ def main() -> None:
     for name, r in runs.items():
         ratio = r["misfit_final"] / r["misfit_initial"]
         print(
-            f"{name:10s} {r['n_solves'][-1]:7d} {r['model_error'][-1]:12.4f} {ratio:21.4f} {r['seconds']:8.1f}"
+            f"{name:10s} {r['n_solves'][-1]:7g} {r['model_error'][-1]:12.4f} {ratio:21.4f} {r['seconds']:8.1f}"
         )
     budget = min(r["n_solves"][-1] for r in runs.values())
-    print(f"model error after at most {budget} solves:")
+    print(f"model error after at most {budget:g} solves (measured by the cost ledger):")
     for name, r in runs.items():
         k = max(i for i, n in enumerate(r["n_solves"]) if n <= budget)
-        print(f"  {name:10s} {r['model_error'][k]:.4f} ({r['n_solves'][k]} solves)")
+        print(f"  {name:10s} {r['model_error'][k]:.4f} ({r['n_solves'][k]:g} solves)")
     RESULTS.mkdir(exist_ok=True)
     record = {
         "benchmark": "inversion_bench", "machine": platform.platform(), "cpus": os.cpu_count(),

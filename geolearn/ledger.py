@@ -14,6 +14,10 @@ process, what its tasks ran in other processes (Dask workers). Everything else r
 - :func:`count_solves`: the solves performed while a ``with`` block ran;
 - :func:`measured`: a call's result and the solves it performed (what an executor ships home).
 
+The total is kept exactly (a :class:`fractions.Fraction` of the recorded floats), so what a
+block counts does not depend on how much the process had counted before it: a resumed run
+adds up to the same history as an uninterrupted one.
+
 The total is per process and shared by its threads: a block counts every solve recorded while
 it is open, including those of other threads of the same process that run at the same time.
 Blocks may nest; each sees what ran inside it.
@@ -30,8 +34,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from typing import Any, TypeVar
 
 __all__ = ["SolveCount", "count_solves", "measured", "record", "solves_performed"]
@@ -39,7 +45,7 @@ __all__ = ["SolveCount", "count_solves", "measured", "record", "solves_performed
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_total = 0.0
+_total = Fraction(0)
 
 
 def record(solves: float) -> None:
@@ -49,16 +55,20 @@ def record(solves: float) -> None:
     for solves its tasks performed in other processes; nothing else should call it.
     """
     global _total
-    if not solves >= 0:  # also refuses NaN
-        raise ValueError(f"solves must be a number >= 0, got {solves!r}")
+    if not (solves >= 0 and math.isfinite(solves)):  # also refuses NaN
+        raise ValueError(f"solves must be a finite number >= 0, got {solves!r}")
     with _lock:
-        _total += float(solves)
+        _total += Fraction(float(solves))
+
+
+def _exact_total() -> Fraction:
+    with _lock:
+        return _total
 
 
 def solves_performed() -> float:
     """Wave-equation solves performed by (or recorded for) this process so far."""
-    with _lock:
-        return _total
+    return float(_exact_total())
 
 
 class SolveCount:
@@ -68,19 +78,19 @@ class SolveCount:
     """
 
     def __init__(self) -> None:
-        self._start = solves_performed()
-        self._end: float | None = None
+        self._start = _exact_total()
+        self._end: Fraction | None = None
 
     @property
     def solves(self) -> float:
         """Solves recorded since the block opened (until it closed)."""
-        end = solves_performed() if self._end is None else self._end
-        return end - self._start
+        end = _exact_total() if self._end is None else self._end
+        return float(end - self._start)
 
     def close(self) -> None:
         """Freeze the count (called when the block exits)."""
         if self._end is None:
-            self._end = solves_performed()
+            self._end = _exact_total()
 
     def __repr__(self) -> str:
         return f"SolveCount(solves={self.solves:g})"

@@ -53,6 +53,11 @@ def test_count_solves_nests_freezes_and_measured_returns_the_count():
     assert (outer.solves, inner.solves) == (pytest.approx(3.75), pytest.approx(0.25))
     ledger.record(1.0)  # after the block: not counted any more
     assert outer.solves == pytest.approx(3.75)
+    # Exact: a count does not depend on the total before it ((2⁴⁰ + 0.1) - 2⁴⁰ is 0.09998 in floats).
+    ledger.record(2.0**40)
+    with ledger.count_solves() as small:
+        ledger.record(0.1)
+    assert small.solves == 0.1
     result, solves = ledger.measured(lambda a, b=0: (ledger.record(a + b), "done")[1], 1.0, b=2.0)
     assert (result, solves) == ("done", pytest.approx(3.0))
 
@@ -71,9 +76,9 @@ def test_the_total_is_shared_by_the_threads_of_a_process():
     assert ledger.solves_performed() - before == pytest.approx(400.0)
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
 def test_a_negative_or_nan_count_is_refused(bad):
-    with pytest.raises(ValueError, match="solves must be a number >= 0"):
+    with pytest.raises(ValueError, match="solves must be a finite number >= 0"):
         ledger.record(bad)
 
 

@@ -20,6 +20,7 @@ from geolearn.fwi import MISFITS, fwi, fwi_gradient, lowpass, misfit_shot, water
 from geolearn.fwi.misfits import misfit_and_residual
 from geolearn.imaging import ShotProblem, estimate_wavelet, model_survey
 from geolearn.imaging.shots import executor
+from geolearn.ledger import count_solves
 from geolearn.operators import taylor_test
 from geolearn.solvers import ProjectedLBFGS
 from geolearn.wave import fwi_objective, ricker
@@ -182,14 +183,18 @@ def test_fwi_on_a_layered_model_lowers_model_error_and_misfit(layered_survey, op
     vp = layered_survey.velocity
     v0 = smooth(vp, 5.0)
     v0[:, :3] = 1500.0
-    result = fwi(layered_survey, v0, true=vp, optimizer=optimizer, iterations=6, bounds=(1400.0, 3000.0),
-                 water_depth=20.0, **options)  # fmt: skip
+    with count_solves() as cost:
+        result = fwi(layered_survey, v0, true=vp, optimizer=optimizer, iterations=6, bounds=(1400.0, 3000.0),
+                     water_depth=20.0, **options)  # fmt: skip
     h = result.history
     error0 = np.linalg.norm(v0 - vp) / np.linalg.norm(vp)
     assert result.model_error < error_ratio * error0, (result.model_error, error0)
     assert result.misfit_final < misfit_ratio * result.misfit_initial
     assert np.all(result.velocity[:, :2] == v0[:, :2])  # the water layer is masked
     assert h["iteration"] == list(range(1, 7)) and np.all(np.diff(h["n_solves"]) > 0)
+    # The history is measured: it and the final misfits of the initial and last models (1 solve
+    # per shot each) are all the solves the run performed.
+    assert h["n_solves"][-1] + 2 * layered_survey.problem.n_shots == cost.solves
     assert result.velocity.min() >= 1400.0 and result.velocity.max() <= 3000.0
 
 

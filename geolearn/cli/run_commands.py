@@ -18,7 +18,7 @@ __all__ = ["demo", "fwi", "resume", "run_config"]
 
 def _summarise_fwi(result: Any) -> str:
     h = result.history
-    lines = [f"FWI: {len(h['iteration'])} iterations, {int(h['n_solves'][-1]) if h['n_solves'] else 0} "
+    lines = [f"FWI: {len(h['iteration'])} iterations, {h['n_solves'][-1] if h['n_solves'] else 0:g} "
              f"wave-equation solves; misfit {result.misfit_initial:.4g} -> {result.misfit_final:.4g}"]  # fmt: skip
     if result.true is not None:
         lines.append(f"relative model error {h['model_error'][-1]:.4f}")

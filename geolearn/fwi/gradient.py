@@ -2,7 +2,8 @@
 
 :func:`gradient_shot` and :func:`misfit_shot` are the per-shot tasks (built on the wave
 layer's :class:`~geolearn.wave.ShotPropagator`); :func:`fwi_gradient` sums them over shots
-through a :class:`~geolearn.parallel.ShotExecutor`.
+through a :class:`~geolearn.parallel.ShotExecutor`. Their cost (a gradient 2 solves per
+shot, a misfit 1) is recorded by the wave layer in the cost ledger (:mod:`geolearn.ledger`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ import torch
 from geolearn.fwi.misfits import misfit_and_residual
 from geolearn.imaging.discretisation import as_velocity
 from geolearn.imaging.problem import ShotProblem
-from geolearn.imaging.shots import SOLVES as IMAGING_SOLVES
 from geolearn.imaging.shots import executor, forward_shot, shot_propagator
 
-__all__ = ["SOLVES", "fwi_gradient", "gradient_shot", "misfit_shot"]
-
-#: Wave-equation solves per shot of each per-shot task.
-SOLVES = {**IMAGING_SOLVES, "gradient": 2, "misfit": 1}
+__all__ = ["fwi_gradient", "gradient_shot", "misfit_shot"]
 
 
 def gradient_shot(

@@ -11,6 +11,13 @@ Exact resumption: the state after iteration ``k`` holds the model, the optimiser
 (L-BFGS pairs or Adam moments), the misfit and gradient at the model when the next iteration
 will reuse them, the band's wavelet and preconditioner, the counters, the RNG state and the
 history; everything else is a deterministic function of ``fwi_inputs.npz``.
+
+Cost: ``n_solves`` is measured with the cost ledger (:func:`geolearn.ledger.count_solves`)
+around every evaluation, on whichever workers the shots ran, and kept in the state. A resumed
+run continues the saved count, so its history equals the uninterrupted run's: the part of an
+iteration that a killed process had done after its last checkpoint, and that the resumed run
+does again, is counted once, as the work of the inversion's path (the solves the crash wasted
+are not in the history).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geolearn.fwi.gradient import SOLVES, gradient_shot, misfit_shot
+from geolearn.fwi.gradient import gradient_shot, misfit_shot
 from geolearn.fwi.multiscale import band_schedule, lowpass
 from geolearn.fwi.preconditioning import gradient_weights, water_mask
 from geolearn.fwi.state import FwiSettings
@@ -33,6 +40,7 @@ from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import relative_error
 from geolearn.imaging.wavelet import estimate_wavelet
 from geolearn.io.state import restore_rng, rng_state, save_state
+from geolearn.ledger import count_solves
 from geolearn.parallel import ShotExecutor
 from geolearn.solvers.lbfgs import ProjectedLBFGS
 
@@ -75,24 +83,27 @@ class FwiRun:
 
     def evaluate(self, state: dict[str, Any], x: np.ndarray, shots: list[int], illumination: bool) -> dict:
         problem = self.problem.with_wavelets(state["wavelet"])
-        out = self.ex.map_reduce(gradient_shot, shots, problem, x, self.observed_band(state["band"]),
-                                 self.settings.misfit, None, illumination, progress=self.progress,
-                                 desc="FWI gradient")  # fmt: skip
-        state["n_solves"] += SOLVES["gradient"] * len(shots)
+        with count_solves() as cost:
+            out = self.ex.map_reduce(gradient_shot, shots, problem, x, self.observed_band(state["band"]),
+                                     self.settings.misfit, None, illumination, progress=self.progress,
+                                     desc="FWI gradient")  # fmt: skip
+        state["n_solves"] += cost.solves
         return out
 
     def misfit(self, state: dict[str, Any], x: np.ndarray) -> float:
         problem = self.problem.with_wavelets(state["wavelet"])
         shots = range(problem.n_shots)
-        state["n_solves"] += SOLVES["misfit"] * problem.n_shots
-        return float(self.ex.map_reduce(misfit_shot, shots, problem, x, self.observed_band(state["band"]),
-                                        self.settings.misfit, progress=self.progress, desc="misfit"))  # fmt: skip
+        with count_solves() as cost:
+            value = self.ex.map_reduce(misfit_shot, shots, problem, x, self.observed_band(state["band"]),
+                                       self.settings.misfit, progress=self.progress, desc="misfit")  # fmt: skip
+        state["n_solves"] += cost.solves
+        return float(value)
 
 
 def initial_state(initial: np.ndarray) -> dict[str, Any]:
     """The state before the first iteration."""
     return {"model": initial.copy(), "optimizer": None, "iteration": 0, "band": 0, "iteration_in_band": 0,
-            "n_solves": 0, "rng": None, "history": {k: [] for k in HISTORY_KEYS}, "f": None, "g": None,
+            "n_solves": 0.0, "rng": None, "history": {k: [] for k in HISTORY_KEYS}, "f": None, "g": None,
             "wavelet": None, "weights": None, "gradients": [], "elapsed": 0.0}  # fmt: skip
 
 
@@ -102,9 +113,10 @@ def _start_band(run: FwiRun, state: dict[str, Any]) -> None:
     state["wavelet"] = wavelet
     if s.estimate_wavelet:
         band_problem = p.with_wavelets(wavelet)
-        state["wavelet"] = estimate_wavelet(band_problem, state["model"], run.observed_band(state["band"]), run.ex,
-                                            progress=run.progress)  # fmt: skip
-        state["n_solves"] += SOLVES["forward"] * p.n_shots
+        with count_solves() as cost:
+            state["wavelet"] = estimate_wavelet(band_problem, state["model"], run.observed_band(state["band"]),
+                                                run.ex, progress=run.progress)  # fmt: skip
+        state["n_solves"] += cost.solves
     state["f"] = state["g"] = state["weights"] = None
     if s.optimizer == "lbfgs" and state["optimizer"] is not None:
         state["optimizer"]["s"], state["optimizer"]["y"] = [], []

@@ -12,6 +12,13 @@ data ``d − F(v0)`` through the Born operator ``J(v0)``:
 
 ``D`` is an optional diagonal preconditioner from the source illumination,
 ``1/sqrt(illum + ε max illum)`` normalised to a maximum of 1; the image is ``δv = D S z``.
+
+Cost: ``history["n_solves"]`` is measured with the cost ledger (:mod:`geolearn.ledger`), on
+whichever workers the shots ran. Entry 0 is everything before the solver's first iteration
+(wavelet fit, background modelling, the preconditioner's migration, FISTA's ``λ`` and step);
+FISTA's entries are read after each of its iterations. CG (:func:`~geolearn.solvers.tikhonov_cg`)
+offers no per-iteration hook, so its measured solves (its initial ``Aᵀd`` included) are spread
+evenly over its iterations; its last entry is the measured total.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from geolearn.imaging.preflight import preflight
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import ImageResult
 from geolearn.imaging.rtm import image_output, migrate, write_image_file
-from geolearn.imaging.shots import SOLVES, executor
+from geolearn.imaging.shots import executor
 from geolearn.imaging.survey_input import resolve_survey
 from geolearn.imaging.wavelet import fit_wavelet
+from geolearn.ledger import count_solves
 from geolearn.operators import Diagonal, LinearOperator, operator_norm
 from geolearn.operators.transforms import DCT2
 from geolearn.solvers import fista, tikhonov_cg
@@ -85,7 +93,8 @@ def lsrtm(
         As in :func:`geolearn.imaging.rtm`.
     method : {"cg", "fista"}
     iterations : int
-        Solver iterations (each costs one Born and one adjoint Born per shot: 4 solves).
+        Solver iterations (each one Born and one adjoint Born per shot: 4 solves, as no shot
+        task keeps its background).
     sparsity : float
         FISTA's L1 weight relative to ``‖Aᵀd‖∞`` (0 to 1); must be 0 for CG.
     transform : {"none", "dct"}
@@ -113,7 +122,7 @@ def lsrtm(
     ImageResult
         ``image`` = δv ``(nx, nz)`` m/s; ``history`` per iteration ``iteration`` (0 = before
         the first), ``misfit`` ``½‖J δv − d‖²``, ``objective`` (misfit + λ‖z‖₁), ``n_solves``
-        (cumulative) and ``time`` (s).
+        (cumulative, measured: see the module docstring) and ``time`` (s).
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
@@ -130,9 +139,9 @@ def lsrtm(
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     t_start = time.perf_counter()
-    with executor(client, n_workers=n_workers, progress=progress) as ex:
-        problem, setup = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
-                                     progress=progress)  # fmt: skip
+    with executor(client, n_workers=n_workers, progress=progress) as ex, count_solves() as cost:
+        problem, _ = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
+                                 progress=progress)  # fmt: skip
         model = problem.model()
         born = BornOperator(
             model, problem.geometry(model), torch.as_tensor(vp), executor=ex, progress=progress
@@ -140,38 +149,36 @@ def lsrtm(
         data = observed
         if subtract_background:
             data = observed - model_records(problem, vp, ex, progress=progress)
-            setup += SOLVES["forward"] * problem.n_shots
         op: LinearOperator = born
         scale = None
         if precondition:
             illum = migrate(problem, vp, data, ex, progress=progress)["illumination"]
-            setup += SOLVES["migrate"] * problem.n_shots
             scale = _preconditioner(illum, illumination_eps)
             op = born @ Diagonal(torch.as_tensor(scale, dtype=born.dtype))
         if transform == "dct":
             op = op @ DCT2(problem.shape, dtype=born.dtype)
         y = torch.as_tensor(data, dtype=born.dtype)
         if method == "cg":
+            setup = cost.solves
             res = tikhonov_cg(op, y, 0.0, max_iter=iterations, tol=0.0)
-            lam = 0.0
+            lam, per_iteration = 0.0, (cost.solves - setup) / res.n_iter
+            n_solves = [*(setup + per_iteration * k for k in range(res.n_iter)), cost.solves]
         else:
             aty = op.adjoint(y)
             lam = sparsity * float(aty.abs().max())
             lip = 1.1 * operator_norm(op, tol=1e-2, max_iter=power_iterations, seed=seed) ** 2
-            res = fista(op, y, lam, lipschitz=lip, max_iter=iterations, tol=0.0, progress=progress, seed=seed)
-        # Every J and Jᵀ task costs 2 solves per shot (the executor path keeps no background).
-        applied = born.applications["born"] + born.applications["adjoint"]
-        setup_solves = setup + 2 * problem.n_shots * applied - 4 * problem.n_shots * res.n_iter
+            n_solves = [cost.solves]
+            res = fista(op, y, lam, lipschitz=lip, max_iter=iterations, tol=0.0, progress=progress, seed=seed,
+                        callback=lambda k, x, record: n_solves.append(cost.solves))  # fmt: skip
         image = _synthesis(res.x, scale, transform, problem)
     if mute_water:
         image = water_mute(image, vp, problem.spacing, problem.origin)
     misfit0 = 0.5 * float(np.sum(data**2))
-    per_iter = 4 * problem.n_shots
     history = {
         "iteration": list(range(res.n_iter + 1)),
         "misfit": [misfit0, *res.history.data],
         "objective": [misfit0, *res.history.objective],
-        "n_solves": [setup_solves + per_iter * k for k in range(res.n_iter + 1)],
+        "n_solves": n_solves,
         "time": [0.0, *res.history.time],
     }
     logger.info("lsrtm-%s: misfit %.4g -> %.4g in %d iterations (lambda %.3g), %.1f s", method, misfit0,

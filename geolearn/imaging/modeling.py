@@ -17,7 +17,8 @@ from geolearn.imaging.discretisation import as_velocity
 from geolearn.imaging.preflight import preflight, segy_bytes
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import SurveyResult
-from geolearn.imaging.shots import SOLVES, executor, forward_shot
+from geolearn.imaging.shots import executor, forward_shot
+from geolearn.ledger import count_solves
 from geolearn.parallel import ShotExecutor
 
 __all__ = ["model_problem", "model_records", "model_survey", "survey_problem"]
@@ -171,7 +172,7 @@ def model_problem(
             )
         outputs = {output: segy_bytes(sum(problem.n_receivers), problem.nt)}
     preflight(problem, velocities=[vp], outputs=outputs)
-    with executor(client, n_workers=n_workers, progress=progress) as ex:
+    with executor(client, n_workers=n_workers, progress=progress) as ex, count_solves() as cost:
         records = model_records(problem, vp, ex, progress=progress)
     path = None
     if output is not None:
@@ -181,7 +182,7 @@ def model_problem(
         path = Path(write_survey(output, gathers, problem.src_positions, list(problem.rec_positions), problem.dt,
                                  text="geolearn model_survey: synthetic acoustic shots"))  # fmt: skip
         logger.info("wrote %d shots to %s", problem.n_shots, path)
-    return SurveyResult(records, problem, vp, path, {"n_solves": [SOLVES["forward"] * problem.n_shots]})
+    return SurveyResult(records, problem, vp, path, {"n_solves": [cost.solves]})
 
 
 def model_survey(

@@ -19,9 +19,10 @@ from geolearn.imaging.conditioning import compensate_illumination, laplacian_fil
 from geolearn.imaging.preflight import preflight, segy_bytes
 from geolearn.imaging.problem import ShotProblem
 from geolearn.imaging.results import ImageResult
-from geolearn.imaging.shots import SOLVES, executor, migrate_shot
+from geolearn.imaging.shots import executor, migrate_shot
 from geolearn.imaging.survey_input import resolve_survey
 from geolearn.imaging.wavelet import fit_wavelet
+from geolearn.ledger import count_solves
 from geolearn.parallel import ShotExecutor
 
 __all__ = ["migrate", "rtm", "write_image_file"]
@@ -115,16 +116,17 @@ def rtm(
     Returns
     -------
     ImageResult
-        ``image`` ``(nx, nz)``, ``illumination``, ``history["n_solves"]``; ``problem.wavelets``
+        ``image`` ``(nx, nz)``, ``illumination``, ``history["n_solves"]`` (the wave-equation
+        solves performed, measured with :func:`geolearn.ledger.count_solves`); ``problem.wavelets``
         holds the wavelet used (fitted with ``wavelet_fit``).
     """
     if not illumination_eps > 0:
         raise ConfigError(f"illumination_eps must be > 0, got {illumination_eps}")
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
-    with executor(client, n_workers=n_workers, progress=progress) as ex:
-        problem, solves = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
-                                      progress=progress)  # fmt: skip
+    with executor(client, n_workers=n_workers, progress=progress) as ex, count_solves() as cost:
+        problem, _ = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
+                                 progress=progress)  # fmt: skip
         out = migrate(problem, vp, observed, ex, subtract_background=subtract_background, progress=progress)
     image, illum = out["image"], out["illumination"]
     if illumination:
@@ -134,5 +136,5 @@ def rtm(
     if mute_water:
         image = water_mute(image, vp, problem.spacing, problem.origin)
     path = write_image_file(output, image, problem) if output is not None else None
-    history = {"n_solves": [solves + SOLVES["migrate"] * problem.n_shots]}
+    history = {"n_solves": [cost.solves]}
     return ImageResult(image, problem, vp, history, illum, "rtm", path)

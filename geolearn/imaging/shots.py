@@ -6,9 +6,9 @@ the wave layer's :class:`~geolearn.wave.ShotPropagator` for that one shot where 
 returns NumPy arrays or dicts of them, ready for :func:`geolearn.parallel.tree_sum`.
 :func:`executor` gives the :class:`~geolearn.parallel.ShotExecutor` the workflows share.
 
-Cost of each call in wave-equation solves (one solve = one time-stepping sweep):
-:func:`forward_shot` 1, :func:`migrate_shot` 2 (Born tasks are the wave layer's
-:func:`~geolearn.wave.born_shot` / :func:`~geolearn.wave.born_adjoint_shot`, 2 each) (FWI's per-shot tasks are in :mod:`geolearn.fwi.gradient`).
+What each call costs is measured, not tabulated: the wave layer records every solve in the
+cost ledger (:mod:`geolearn.ledger`; :func:`forward_shot` performs 1, :func:`migrate_shot` 2),
+and the executor brings home the solves of shots run on Dask workers.
 """
 
 from __future__ import annotations
@@ -25,15 +25,11 @@ from geolearn.parallel import ShotExecutor
 from geolearn.wave import ShotPropagator
 
 __all__ = [
-    "SOLVES",
     "executor",
     "forward_shot",
     "migrate_shot",
     "shot_propagator",
 ]
-
-#: Wave-equation solves per shot of each per-shot function.
-SOLVES = {"forward": 1, "born": 2, "migrate": 2}
 
 
 @contextlib.contextmanager
