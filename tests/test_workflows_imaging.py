@@ -12,10 +12,8 @@ from geolearn.imaging import (
     choose_dt,
     compensate_illumination,
     display_gain,
-    early_arrival_window,
     executor,
     laplacian_filter,
-    model_records,
     model_survey,
     problem_from_survey,
     rtm,
@@ -23,6 +21,8 @@ from geolearn.imaging import (
     survey_problem,
     water_mute,
 )
+from geolearn.imaging.modeling import model_records
+from geolearn.imaging.wavelet import early_arrival_window
 from geolearn.io import read_survey, read_volume, write_survey, write_wavelet
 from geolearn.processing import bandpass
 from geolearn.wave import Model, ricker

@@ -147,7 +147,7 @@ def _wavelet_choice(ctx: click.Context, param: click.Parameter, value: str) -> s
 
 def _image_options(f: Any) -> Any:
     """The source wavelet, preprocessing and image conditioning of ``geolearn migrate``."""
-    from geolearn.imaging import DISPLAY_GAINS
+    from geolearn.imaging.conditioning import DISPLAY_GAINS
 
     options = [
         click.option("--wavelet", default="estimate", show_default=True, callback=_wavelet_choice,

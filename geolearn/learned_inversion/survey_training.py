@@ -36,8 +36,8 @@ import torch
 from geolearn import ledger
 from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError, GeometryError, ModelError
-from geolearn.imaging import ShotProblem, as_velocity, preflight, seabed_depth
-from geolearn.imaging.discretisation import stability_limit
+from geolearn.imaging import ShotProblem, preflight, seabed_depth
+from geolearn.imaging.discretisation import as_velocity, stability_limit
 from geolearn.learned import Trainer, TrainingHistory
 from geolearn.learned_inversion.background_training import draw_training_velocities
 from geolearn.learned_inversion.generator import WATER_VELOCITY
