@@ -55,16 +55,13 @@ def plot_image(
     ax: plt.Axes | None = None,
     clip: float = 0.98,
     title: str = "Image",
-    laplacian: bool = False,
 ) -> plt.Figure:
     """Plot a 2D image ``(nx, nz)`` (e.g. RTM) in grey, symmetric clip at the ``clip`` quantile.
 
-    ``laplacian=True`` applies a vertical second difference first, the usual filter that
-    removes RTM's low-wavenumber backscatter.
+    The image is shown as given: filter it first if wanted, e.g. with
+    :func:`geolearn.imaging.laplacian_filter` against RTM's low-wavenumber backscatter.
     """
     img = _np(image).astype(np.float64)
-    if laplacian:
-        img = np.diff(img, n=2, axis=-1, prepend=img[:, :1], append=img[:, -1:])
     vmax = float(np.quantile(np.abs(img), clip)) or 1.0
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 4))
     ax.imshow(
