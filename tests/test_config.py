@@ -52,6 +52,16 @@ def test_toml_file_relative_paths_and_round_trip(files):
     assert load_config(cfg.to_dict()) == cfg  # absolute paths survive a round trip from anywhere
 
 
+def test_n_workers_auto_is_the_python_apis_none(files):
+    """``parallel.n_workers`` defaults to "auto" (TOML has no null): the workflows' n_workers=None,
+    one single-threaded worker per usable core; the run's written config round-trips it."""
+    assert load_config(minimal(files)).parallel.n_workers is None
+    cfg = load_config(minimal(files, parallel={"client": "local", "n_workers": "auto"}))
+    assert cfg.parallel.n_workers is None and "n_workers" not in cfg.to_dict()["parallel"]
+    assert load_config(cfg.to_dict()) == cfg
+    assert load_config(minimal(files, parallel={"n_workers": 3})).parallel.n_workers == 3
+
+
 def test_overrides_are_validated(files):
     assert load_config(minimal(files), overrides={"fwi.iterations": 3}).fwi.iterations == 3
     with pytest.raises(ConfigError, match=r"^fwi\.iterations = 0 is invalid: must be >= 1$"):
@@ -107,6 +117,12 @@ def test_environment_variables_in_paths(files, monkeypatch):
             r"parallel\.client = 'lcoal' is invalid: must be 'serial', 'local' or a scheduler address",
         ),
         ("parallel", {"n_workers": 0}, r"parallel\.n_workers = 0 is invalid: must be >= 1"),
+        (
+            "parallel",
+            {"n_workers": "four"},
+            r"parallel\.n_workers = 'four' is invalid: must be \"auto\" or an integer",
+        ),
+        ("parallel", {"n_workers": 2.5}, r"parallel\.n_workers = 2\.5 is invalid: must be an integer"),
         (
             "run",
             {"dtype": "float16"},

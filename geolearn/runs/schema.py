@@ -18,13 +18,21 @@ from typing import Any
 
 from geolearn.errors import ConfigError
 
-__all__ = ["build_section", "fail", "key_field", "unknown_key"]
+__all__ = ["AUTO", "build_section", "fail", "key_field", "unknown_key"]
+
+
+#: The TOML word for None in a field made with ``key_field(..., auto=True)``: TOML has no null.
+AUTO = "auto"
 
 
 def key_field(doc: str, default: Any = None, *, choices: tuple = (), lo: float | None = None,
          hi: float | None = None, lo_open: bool = False, path: bool = False,
-         check: Callable[[Any], str | None] | None = None) -> Any:  # fmt: skip
-    """A schema field: documentation, default and constraints (``lo``/``hi`` inclusive unless ``lo_open``)."""
+         check: Callable[[Any], str | None] | None = None, auto: bool = False) -> Any:  # fmt: skip
+    """A schema field: documentation, default and constraints (``lo``/``hi`` inclusive unless ``lo_open``).
+
+    With ``auto`` the field is ``X | None`` and the TOML string ``"auto"`` reads as None: the
+    library's automatic choice, the same as leaving the key out when the default is None.
+    """
     meta = {
         "doc": doc,
         "choices": choices,
@@ -33,6 +41,7 @@ def key_field(doc: str, default: Any = None, *, choices: tuple = (), lo: float |
         "lo_open": lo_open,
         "path": path,
         "check": check,
+        "auto": auto,
     }
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata=meta)
@@ -75,6 +84,19 @@ def _scalar(value: Any, hint: Any, key: str) -> Any:
             raise fail(key, value, "must be a string")
         return os.fspath(value)
     raise TypeError(f"unsupported schema type {hint!r} for {key}")  # a schema bug, not user input
+
+
+_KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _auto(value: Any, hint: Any, key: str) -> Any:
+    """An ``auto`` field's value: None for ``"auto"``, else the ``X`` of its ``X | None`` hint."""
+    if value == AUTO:
+        return None
+    kind = next(a for a in typing.get_args(hint) if a is not type(None))
+    if isinstance(value, str) and kind is not str:
+        raise fail(key, value, f'must be "{AUTO}" or {_KINDS.get(kind, kind)}')
+    return _coerce(value, hint, key)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -141,7 +163,8 @@ def build_section(cls: type, raw: Any, name: str, base: Path) -> Any:
     for key, f in fields.items():
         dotted = f"{name}.{key}"
         if key in raw:
-            values[key] = _constrain(_coerce(raw[key], hints[key], dotted), f.metadata, dotted, base)
+            read = _auto if f.metadata["auto"] else _coerce
+            values[key] = _constrain(read(raw[key], hints[key], dotted), f.metadata, dotted, base)
         elif f.metadata["path"] and f.default is not None:  # relative defaults follow the config file too
             values[key] = _constrain(f.default, f.metadata, dotted, base)
     return cls(**values)

@@ -245,12 +245,19 @@ class FwiConfig:
 
 @dataclass(frozen=True)
 class ParallelConfig:
-    """``[parallel]``: shot-parallel execution (see :class:`geolearn.parallel.ShotExecutor`)."""
+    """``[parallel]``: shot-parallel execution (see :class:`geolearn.parallel.ShotExecutor`).
+
+    ``n_workers = "auto"`` (TOML has no null; the default) is the Python API's ``n_workers=None``:
+    one single-threaded worker per usable core, measured fastest (``docs/parallel.md``).
+    """
 
     client: str = key_field(
         "'serial', 'local' (LocalCluster) or a Dask scheduler address.", "serial", check=_check_address
     )
-    n_workers: int = key_field("Worker processes of a 'local' cluster.", 2, lo=1)
+    n_workers: int | None = key_field(
+        "Worker processes of a 'local' cluster; \"auto\" (or absent): one single-threaded worker per usable core.",
+        None, lo=1, auto=True,
+    )  # fmt: skip
     retries: int = key_field("Retries of a shot whose computation raises.", 2, lo=0)
     ordered: bool = key_field("Reduce in shot order (bitwise reproducible, resumable).", True)
 
