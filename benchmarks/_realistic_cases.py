@@ -39,6 +39,7 @@ from geolearn.learned_inversion.metrics import (
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.operators import DCT2, LinearOperator, operator_norm
 from geolearn.solvers import ProjectedLBFGS, fista
+from geolearn.threads import set_threads
 from geolearn.wave import (
     BornOperator,
     Geometry,
@@ -46,7 +47,6 @@ from geolearn.wave import (
     SourceEncoding,
     WaveModeling,
     fwi_objective,
-    set_threads,
 )
 
 #: Memory a training supershot's Born operator may keep its background wavefield in (one shot).

@@ -88,7 +88,7 @@ from _realistic_cases import (
 from geolearn.learned_inversion.backgrounds import migration_backgrounds
 from geolearn.learned_inversion.geology import geological_models
 from geolearn.learned_inversion.marmousi_augment import marmousi_evaluation_crops, marmousi_training_crops
-from geolearn.wave import usable_cores
+from geolearn.threads import usable_cores
 
 WATER_M = 100.0
 TRAIN_LENGTHS_M = (50.0, 100.0, 200.0, 400.0)

@@ -41,7 +41,7 @@ import numpy as np
 
 from geolearn.atomic import atomic_write
 from geolearn.parallel import ShotExecutor
-from geolearn.wave import usable_cores
+from geolearn.threads import usable_cores
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from _memory import peak_rss_increase
 
+import geolearn.threads as thread_policy
 import geolearn.wave as wave
 from geolearn.atomic import atomic_write
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
@@ -95,14 +96,14 @@ def copy_bandwidth(threads: int, repeat: int, nbytes: int = 256 * 2**20) -> floa
 def thread_scan(model: Model, geo: Geometry, repeat: int) -> dict:
     """Forward GPts/s per explicit thread count and with the default choice (interleaved)."""
     F = WaveModeling(model, geo)
-    settings: list[int | None] = [*range(1, wave.usable_cores() + 1), None]
+    settings: list[int | None] = [*range(1, thread_policy.usable_cores() + 1), None]
     F(model.vp)
     gpts: dict[str, list[float]] = {str(n): [] for n in settings}
     chosen: list[int] = []
     start_load = load()
     for r in range(repeat):
         for n in settings[r % len(settings) :] + settings[: r % len(settings)]:
-            wave.set_threads(n)
+            thread_policy.set_threads(n)
             # A run right after an oversubscribed one gets less CPU from the scheduler (it used
             # more than its share): one unmeasured run of each setting absorbs that.
             F(model.vp)
@@ -110,7 +111,7 @@ def thread_scan(model: Model, geo: Geometry, repeat: int) -> dict:
             gpts[str(n)].append(F.performance.last.gpts)
             if n is None:
                 chosen.append(F.performance.last.threads)
-    wave.set_threads(None)
+    thread_policy.set_threads(None)
     explicit = {n: max(v) for n, v in gpts.items() if n != "None"}
     best_n = max(explicit, key=explicit.get)
     return {
@@ -184,7 +185,7 @@ def raw_overhead(model: Model, geo: Geometry, repeat: int) -> dict:
     from geolearn.wave.execution import KernelRun
     from geolearn.wave.solver_inputs import make_solver, shot_coords
 
-    wave.set_threads(1)  # the same threads for both: the overhead, not the thread choice
+    thread_policy.set_threads(1)  # the same threads for both: the overhead, not the thread choice
     solver, _ = make_solver(model, geo.dt, model.vp)
     src, rec = shot_coords(model, geo, 0)
     w = geo.wavelets[0].numpy()
@@ -201,7 +202,7 @@ def raw_overhead(model: Model, geo: Geometry, repeat: int) -> dict:
     for _ in range(repeat):
         t_raw.append(best(lambda: run.run(1, geo.nt - 1), 1))
         t_fwd.append(best(lambda: F(model.vp), 1))
-    wave.set_threads(None)
+    thread_policy.set_threads(None)
     return {
         "raw_kernel_s": min(t_raw),
         "geolearn_forward_s": min(t_fwd),
@@ -274,7 +275,7 @@ def memory_per_mode(nt: int) -> dict:
 
 def run(nt: int, repeat: int, mem_nt: int) -> dict:
     model, geo, v0 = setup(nt)
-    cores = wave.usable_cores()
+    cores = thread_policy.usable_cores()
     res: dict = {
         "grid": [NX, NZ], "padded_grid": list(model.padded_shape), "space_order": SO, "nbl": NBL,
         "nt": geo.nt, "dt_s": geo.dt, "cores": cores, "torch_threads": torch.get_num_threads(),

@@ -31,7 +31,8 @@ os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 import numpy as np
 import torch
 
-from geolearn.wave import BornOperator, Geometry, Model, SourceEncoding, set_threads
+from geolearn.threads import set_threads
+from geolearn.wave import BornOperator, Geometry, Model, SourceEncoding
 
 NX, NZ, H, SO, NBL = 301, 101, 10.0, 8, 40
 

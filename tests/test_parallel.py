@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from geolearn.parallel import ShotExecutor, StreamingFold, map_shots, tree_sum
-from geolearn.wave import ThreadBudget, thread_budget, usable_cores
+from geolearn.threads import ThreadBudget, thread_budget, usable_cores
 
 N_SHOTS = 8
 

@@ -9,16 +9,8 @@ import torch
 import geolearn
 from geolearn import threads as thread_policy
 from geolearn.errors import ConfigError
-from geolearn.wave import (
-    Geometry,
-    Model,
-    ThreadBudget,
-    WaveModeling,
-    set_thread_share,
-    set_threads,
-    thread_budget,
-    usable_cores,
-)
+from geolearn.threads import ThreadBudget, set_thread_share, set_threads, thread_budget, usable_cores
+from geolearn.wave import Geometry, Model, WaveModeling
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from geolearn.errors import ConfigError
-from geolearn.wave import Geometry, Model, WaveConfig, WaveModeling, build_count, configure, wave_config
+from geolearn.wave import Geometry, Model, WaveConfig, WaveModeling, build_count, configure
+from geolearn.wave.config import wave_config
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_configure_rejects(options, message, restore_config):
 
 def test_compile_options_reach_the_operators(restore_config):
     """Other options build their own operators (cached apart) with the same results."""
-    from geolearn.wave import set_threads
+    from geolearn.threads import set_threads
 
     vp = np.full((40, 30), 2000.0)
     model = Model(vp, (10.0, 10.0), nbl=10, space_order=4, dtype=torch.float64)

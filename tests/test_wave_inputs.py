@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from geolearn.errors import GeometryError, ModelError, ShapeError, StabilityError
-from geolearn.wave import PPW_THRESHOLD, Geometry, Model, ShotRecords, WaveModeling, ricker
+from geolearn.wave import Geometry, Model, ShotRecords, WaveModeling, ricker
+from geolearn.wave.model import PPW_THRESHOLD
 
 
 def model(**kw):

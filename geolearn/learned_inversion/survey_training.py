@@ -46,7 +46,8 @@ from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
 from geolearn.learned_inversion.lsrtm import lsrtm_loss
 from geolearn.learned_inversion.persistence import save_learned
 from geolearn.operators import LinearOperator
-from geolearn.wave import ENCODINGS, BornOperator, Geometry, Model, SourceEncoding, common_receivers
+from geolearn.wave import BornOperator, Geometry, Model, SourceEncoding, common_receivers
+from geolearn.wave.encoding import ENCODINGS
 
 __all__ = ["SurveyTraining", "SurveyTrainingResult", "train_for_survey"]
 

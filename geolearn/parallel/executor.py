@@ -78,15 +78,15 @@ class ShotExecutor:
         cluster object is used as given (see the module docstring).
     n_workers : int, optional
         Worker processes of a ``"local"`` cluster (ignored otherwise); default one per core
-        (:func:`geolearn.wave.usable_cores`), each with one thread: many single-threaded shots
+        (:func:`geolearn.threads.usable_cores`), each with one thread: many single-threaded shots
         beat fewer multi-threaded ones (16 gradients: 8.4x the serial loop with 16 x 1 on a
         16-core machine, 3.0x with 2 x 8; ``docs/parallel.md``). Fewer, wider workers when a
         shot's wavefield store does not fit ``n_workers`` times in memory.
     worker_threads : int, optional
-        Most threads of each worker's wave kernels (:func:`geolearn.wave.set_thread_share` in
+        Most threads of each worker's wave kernels (:func:`geolearn.threads.set_thread_share` in
         every worker, restarted ones included, by a :class:`~geolearn.parallel.threads.WorkerThreads`
         plugin; fewer while other processes keep cores busy). Default for a ``"local"`` cluster
-        ``max(1, cores // n_workers)`` (``cores`` from :func:`geolearn.wave.usable_cores`); for
+        ``max(1, cores // n_workers)`` (``cores`` from :func:`geolearn.threads.usable_cores`); for
         other clusters none is set unless given (workers then follow their own
         ``GEOLEARN_THREADS`` or the automatic choice).
     retries : int, default 2

@@ -17,7 +17,7 @@ __all__ = ["WorkerThreads"]
 
 
 class WorkerThreads(WorkerPlugin):
-    """Calls :func:`geolearn.wave.set_thread_share` ``(threads)`` in every worker it reaches.
+    """Calls :func:`geolearn.threads.set_thread_share` ``(threads)`` in every worker it reaches.
 
     Each worker's wave kernels then use at most ``threads`` threads, fewer while the machine's
     other processes keep cores busy (an explicit count would not adapt: on the loaded 2-core

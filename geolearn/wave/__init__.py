@@ -14,67 +14,56 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
   :class:`WaveModeling`, :func:`fwi_objective` and the shot-parallel workflows.
 - :func:`build_count` / :func:`clear_cache` — the generated-operator cache.
 - :func:`configure` / :class:`WaveConfig` — Devito compile options and log level.
-- :func:`set_threads` / :func:`thread_budget` — threads of the generated kernels
-  (:func:`set_thread_share` for a Dask worker's share of the cores).
-- :class:`PerformanceLog` / :class:`PropagationStats` — time, threads and GPts/s of every
-  propagation (each operator's ``.performance``).
+- :class:`PerformanceLog` — time, threads and GPts/s of every propagation (each operator's
+  ``.performance``).
+- :func:`max_frequency`, :func:`nyquist_factor` — a wavelet's highest frequency and the snapshot
+  subsampling it allows.
+
+Threads of the generated kernels: :func:`geolearn.set_threads` (one knob for the process), with
+the policy in :mod:`geolearn.threads` (``thread_budget``, ``set_thread_share`` for a Dask worker's
+share of the cores, ``usable_cores``, ``THREADS_ENV``), shared with :mod:`geolearn.parallel`.
+
+Also in submodules (their public home):
+
+- :mod:`geolearn.wave.linear` — :func:`~geolearn.wave.linear.born_shot`,
+  :func:`~geolearn.wave.linear.born_adjoint_shot` (one shot of :class:`BornOperator`);
+- :mod:`geolearn.wave.execution` — :class:`~geolearn.wave.execution.PropagationStats` (one entry
+  of a :class:`PerformanceLog`), :class:`~geolearn.wave.execution.KernelSummary`;
+- :mod:`geolearn.wave.background` — :class:`~geolearn.wave.background.BackgroundCache` (the Born
+  background wavefields kept in memory);
+- :mod:`geolearn.wave.solver` — :class:`~geolearn.wave.solver.Snapshots`, ``MEMORY_MODES``;
+- :mod:`geolearn.wave.config` — :func:`~geolearn.wave.config.wave_config` (the configuration in force);
+- :mod:`geolearn.wave.wavelet` — :func:`~geolearn.wave.wavelet.resample`;
+- constants: ``BOUNDARIES`` (:mod:`~geolearn.wave.boundary`), ``ENCODINGS``
+  (:mod:`~geolearn.wave.encoding`), ``PPW_THRESHOLD`` (:mod:`~geolearn.wave.model`).
 """
 
-from geolearn.threads import (
-    THREADS_ENV,
-    ThreadBudget,
-    set_thread_share,
-    set_threads,
-    thread_budget,
-    usable_cores,
-)
-from geolearn.wave.background import BackgroundCache
-from geolearn.wave.boundary import BOUNDARIES
-from geolearn.wave.config import WaveConfig, configure, wave_config
-from geolearn.wave.encoding import ENCODINGS, SourceEncoding, common_receivers, encode, encode_records
-from geolearn.wave.execution import KernelSummary, PerformanceLog, PropagationStats
+from geolearn.wave.config import WaveConfig, configure
+from geolearn.wave.encoding import SourceEncoding, common_receivers, encode, encode_records
+from geolearn.wave.execution import PerformanceLog
 from geolearn.wave.geometry import Geometry
-from geolearn.wave.linear import (
-    BornOperator,
-    PointInterpolation,
-    SourceModeling,
-    born_adjoint_shot,
-    born_shot,
-)
-from geolearn.wave.model import PPW_THRESHOLD, Model
+from geolearn.wave.linear import BornOperator, PointInterpolation, SourceModeling
+from geolearn.wave.model import Model
 from geolearn.wave.modeling import WaveModeling, fwi_objective
 from geolearn.wave.propagator import build_count, clear_cache
 from geolearn.wave.records import ShotRecords
 from geolearn.wave.shot import ShotGradient, ShotPropagator
-from geolearn.wave.solver import MEMORY_MODES, Snapshots
 from geolearn.wave.solver_inputs import nyquist_factor
-from geolearn.wave.wavelet import max_frequency, resample, ricker
+from geolearn.wave.wavelet import max_frequency, ricker
 
 __all__ = [
-    "BOUNDARIES",
-    "ENCODINGS",
-    "MEMORY_MODES",
-    "PPW_THRESHOLD",
-    "THREADS_ENV",
-    "BackgroundCache",
     "BornOperator",
     "Geometry",
-    "KernelSummary",
     "Model",
     "PerformanceLog",
     "PointInterpolation",
-    "PropagationStats",
     "ShotGradient",
     "ShotPropagator",
     "ShotRecords",
-    "Snapshots",
     "SourceEncoding",
     "SourceModeling",
-    "ThreadBudget",
     "WaveConfig",
     "WaveModeling",
-    "born_adjoint_shot",
-    "born_shot",
     "build_count",
     "clear_cache",
     "common_receivers",
@@ -84,11 +73,5 @@ __all__ = [
     "fwi_objective",
     "max_frequency",
     "nyquist_factor",
-    "resample",
     "ricker",
-    "set_thread_share",
-    "set_threads",
-    "thread_budget",
-    "usable_cores",
-    "wave_config",
 ]
