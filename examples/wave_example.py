@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from geolearn.imaging import laplacian_filter
 from geolearn.viz.convergence import save_figure
 from geolearn.viz.model import plot_image, plot_shot
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling
@@ -38,9 +39,9 @@ def main(out: Path) -> None:
 
     J = BornOperator(smooth, Geometry(smooth, src, rec, tn=1.2, f0=12.0, dt=geometry.dt), progress=True)
     image = J.T(d_true - d_smooth).numpy()  # RTM of the reflections: velocity-perturbation image
-    # Display processing: vertical second difference (removes low-wavenumber backscatter),
+    # Display processing: the Laplacian filter (removes low-wavenumber backscatter),
     # a taper muting the acquisition footprint above ~150 m, and a linear depth gain.
-    image = np.diff(image, n=2, axis=1, prepend=image[:, :1], append=image[:, -1:])
+    image = laplacian_filter(image, model.spacing)
     depth = np.arange(nz) * h
     image *= np.clip((depth - 100.0) / 100.0, 0.0, 1.0) * depth
     save_figure(

@@ -52,11 +52,10 @@ def gradient_shot(
     """
     prop = shot_propagator(problem, shot, velocity, wavelet)
     d_obs = np.asarray(observed[shot, : prop.n_receivers], dtype=np.float64)
-    d, snaps = prop.forward(save=1)
-    value, residual = misfit_and_residual(misfit, d, d_obs)
-    out: dict[str, Any] = {"value": value, "gradient": prop.adjoint(residual, snaps)}
+    g = prop.gradient(lambda d: misfit_and_residual(misfit, d, d_obs))
+    out: dict[str, Any] = {"value": g.value, "gradient": g.gradient}
     if illumination:
-        out["illumination"] = prop.illumination(snaps)
+        out["illumination"] = prop.illumination(g.snapshots)
     return out
 
 

@@ -15,6 +15,7 @@ from geolearn.errors import ConfigError
 
 __all__ = ["PRECONDITIONERS", "gradient_weights", "illumination_weights", "water_mask"]
 
+#: Gradient preconditioners by name: none, or division by the source illumination.
 PRECONDITIONERS = ("none", "illumination")
 
 

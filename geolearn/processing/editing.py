@@ -16,6 +16,7 @@ from geolearn.processing._checks import gather
 
 __all__ = ["EDIT_ACTIONS", "edit_traces", "noisy_traces"]
 
+#: What happens to an edited trace: dropped from the gather, or kept with zero samples.
 EDIT_ACTIONS = ("drop", "zero")
 
 

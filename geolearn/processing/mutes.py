@@ -22,6 +22,8 @@ from geolearn.processing.geometry import ShotGeometry
 
 __all__ = ["MUTE_KINDS", "mute"]
 
+#: Mute kinds: zero before a line in offset (top) or in source-receiver distance (direct), or keep only
+#: what arrives before the line (turning: the early arrivals for FWI).
 MUTE_KINDS = ("top", "direct", "turning")
 
 

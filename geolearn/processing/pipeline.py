@@ -80,6 +80,7 @@ class _Param:
         return int(value) if self.kind == "integer" else float(value)
 
 
+#: The preprocessing steps a ``[[preprocess]]`` table may name, with their parameters and defaults.
 STEPS: dict[str, dict[str, _Param]] = {
     "bandpass": {"low": _Param("number", None, ">0", unit="Hz"), "high": _Param("number", None, ">0", unit="Hz"),
                  "order": _Param("integer", 4, ">0")},
