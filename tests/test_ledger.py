@@ -178,3 +178,21 @@ def test_a_shot_workflow_on_a_two_process_cluster_counts_the_serial_solves(clust
     assert modelling.solves == pytest.approx(3.0)  # one forward per shot
     assert serial.solves == parallel.solves == pytest.approx(6.0)  # a forward and an adjoint per shot
     assert value_dask == pytest.approx(value, rel=1e-6)
+
+
+# ------------------------------------------------------------------ operators count themselves
+def test_operators_count_their_applications_and_a_zero_input_costs_nothing(problem):
+    model, geo = problem
+    J = BornOperator(model, geo, cache=None)
+    dv = perturbation(model)
+    with ledger.count_solves() as cost:
+        zero_records = J(torch.zeros(3, *model.shape, dtype=F64))
+        zero_image = J.T(torch.zeros(J.range_shape, dtype=F64))
+    assert cost.solves == 0 and J.applications == {"forward": 0, "adjoint": 0}
+    assert zero_records.shape == (3, *J.range_shape) and not zero_records.any() and not zero_image.any()
+    with ledger.count_solves() as cost:
+        d = J(torch.stack([dv, 2 * dv]))  # a batch of two: two applications
+        (J.T @ J)(dv)  # a composite applies its children: counted on J
+    assert J.applications == {"forward": 3, "adjoint": 1}
+    assert cost.solves == pytest.approx(3 * 2 * geo.n_shots + 2 * geo.n_shots)  # Born 2, adjoint 2 (fresh)
+    torch.testing.assert_close(d[1], 2 * d[0])

@@ -7,12 +7,22 @@ shape ``(*batch, *domain_shape)`` returns ``(*batch, *range_shape)``.
 Gradients never trace an operator's internals. ``A(x)`` runs through a
 :class:`torch.autograd.Function` whose backward is ``A.adjoint``, so an operator computed
 outside torch (Devito, C, SciPy) is as differentiable as a dense matrix.
+
+Every operator counts its own applications (pylops' habit), whoever applies it: a user, a
+solver, a composite, autograd's backward. ``A.applications`` is ``{"forward": n, "adjoint": m}``,
+counted per sample of a batch. An all-zero input is answered with zeros without running the
+operator and is not counted: exact for a linear map, and the first layer of a scheme started
+from ``x = 0`` then costs nothing (for a wave operator, no wave-equation solve). What the
+applications cost in solves is in the cost ledger (:mod:`geolearn.ledger`).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -34,6 +44,36 @@ def _as_shape(shape: int | tuple[int, ...] | list[int] | torch.Size, name: str) 
     if not out or any(s <= 0 for s in out):
         raise ShapeError(f"{name} must be a non-empty tuple of positive sizes, got {shape!r}")
     return out
+
+
+# (operator id, kind) pairs being applied in this thread: a subclass's method that calls its
+# parent's (``super()._forward``) is one application, counted once.
+_active = threading.local()
+
+
+def _counted(method: Callable[..., torch.Tensor], kind: str) -> Callable[..., torch.Tensor]:
+    """``method`` (``_forward`` or ``_adjoint``) with the zero-input shortcut and the application count."""
+    out_shape = "range_shape" if kind == "forward" else "domain_shape"
+
+    @functools.wraps(method)
+    def apply(self: LinearOperator, x: torch.Tensor) -> torch.Tensor:
+        running = _active.__dict__.setdefault("keys", set())
+        key = (id(self), kind)
+        if key in running:
+            return method(self, x)
+        # A check of the input (a device synchronisation on a GPU) is far cheaper than a
+        # wave-equation solve, and exact: a linear map sends zero to zero.
+        if not bool(x.any()):
+            return x.new_zeros((x.shape[0], *getattr(self, out_shape)))
+        self.applications[kind] += x.shape[0]
+        running.add(key)
+        try:
+            return method(self, x)
+        finally:
+            running.discard(key)
+
+    apply.counted = True  # type: ignore[attr-defined]
+    return apply
 
 
 class _ApplyOperator(torch.autograd.Function):
@@ -73,6 +113,10 @@ class LinearOperator:
     ----------
     shape : tuple of int
         ``(prod(range_shape), prod(domain_shape))``, the shape of the equivalent matrix.
+    applications : dict
+        ``{"forward": n, "adjoint": m}``: the samples the operator and its adjoint were
+        applied to (all-zero inputs excepted; see the module docstring). A copy made by
+        :meth:`to` counts into the same dict.
 
     Examples
     --------
@@ -99,6 +143,16 @@ class LinearOperator:
         if not self.dtype.is_floating_point:
             raise TypeError(f"operator dtype must be a floating dtype, got {self.dtype}")
         self.device: torch.device = torch.device(device if device is not None else "cpu")
+        self.applications: dict[str, int] = {"forward": 0, "adjoint": 0}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every implementation of _forward/_adjoint counts itself and skips zero inputs,
+        # also when a composite calls it directly instead of through apply().
+        super().__init_subclass__(**kwargs)
+        for name, kind in (("_forward", "forward"), ("_adjoint", "adjoint")):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "counted", False):
+                setattr(cls, name, _counted(method, kind))
 
     # ------------------------------------------------------------------ to implement
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

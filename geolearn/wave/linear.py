@@ -60,8 +60,10 @@ class BornOperator(LinearOperator):
     scattered field in one sweep) and ``Jᵀ`` 2 (background, then adjoint). Velocity
     parametrisation only.
 
-    :attr:`applications` counts the samples ``J`` and ``Jᵀ`` were applied to
-    (``{"born": n, "adjoint": n}``); :attr:`performance` logs every in-process propagation.
+    :attr:`applications` (every LinearOperator's) counts the samples ``J`` and ``Jᵀ`` were
+    applied to (``{"forward": n, "adjoint": n}``; an all-zero input costs nothing and is not
+    counted); the solves they cost are in the cost ledger (:mod:`geolearn.ledger`);
+    :attr:`performance` logs every in-process propagation.
 
     Parameters
     ----------
@@ -114,7 +116,6 @@ class BornOperator(LinearOperator):
         v0 = model.vp if velocity is None else velocity
         self.solver, vp = make_solver(model, geometry.dt, v0, self.performance)
         self.executor, self.velocity = executor, vp
-        self.applications = {"born": 0, "adjoint": 0}
         # d(Devito squared slowness)/d(domain variable), on the model grid.
         self.scale = dm_dv(vp) if parametrization == "velocity" else np.full(vp.shape, 1e6)
 
@@ -140,7 +141,6 @@ class BornOperator(LinearOperator):
         return store
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.applications["born"] += x.shape[0]
         if self.executor is not None:
             return self._forward_tasks(x)
         s, geo = self.solver, self.geometry
@@ -156,7 +156,6 @@ class BornOperator(LinearOperator):
         return torch.as_tensor(out).to(device=x.device, dtype=self.dtype)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        self.applications["adjoint"] += y.shape[0]
         if self.executor is not None:
             return self._adjoint_tasks(y)
         s, geo = self.solver, self.geometry
