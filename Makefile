@@ -38,7 +38,7 @@ demo: $(VENV)/.installed-base
 	$(BIN)/geolearn demo --output outputs/demo
 
 # One test process per core (pytest-xdist): the suite is mostly single-threaded Python and small
-# kernels, so two processes on the 2-core CI box finish it in about half the time of one.
+# kernels: on the 2-core CI box two processes ran it in 7 min 23 s, one process in 11-12 min.
 # Files stay whole on one process (--dist loadfile), so module fixtures (trained networks) are built once.
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n auto --dist loadfile
