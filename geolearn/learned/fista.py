@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from geolearn.learned._checks import check_data, check_step_bound, initial_thresholds, layer_values
-from geolearn.learned.constraints import bounded, bounded_inverse, positive, positive_inverse
-from geolearn.learned.maps import IterationMap
+from geolearn.learned._checks import check_data, initial_thresholds, layer_values
+from geolearn.learned.constraints import bounded_inverse, positive, positive_inverse
+from geolearn.learned.maps import SteppedIterationMap
 from geolearn.learned.physics import LipschitzEstimator, Physics
 from geolearn.operators import LinearOperator
 from geolearn.solvers import soft_threshold
@@ -30,7 +30,7 @@ from geolearn.solvers import soft_threshold
 __all__ = ["LearnedFISTA", "LyapunovReport", "lyapunov_energy"]
 
 
-class LearnedFISTA(IterationMap):
+class LearnedFISTA(SteppedIterationMap):
     """Inertial forward-backward with learned ``t_k``, ``β_k``, ``θ_k`` (module docstring).
 
     The state is the pair ``(x_k, x_{k−1})`` stacked on dimension 1: ``(B, 2, *domain_shape)``.
@@ -80,22 +80,13 @@ class LearnedFISTA(IterationMap):
         super().__init__(
             n_layers, corrections=corrections, step_scale=step_scale, lipschitz_estimator=lipschitz_estimator
         )
-        self.step_bound = check_step_bound(step_bound)
         K = self.n_layers
-        if step_init is None:
-            step_init = 0.99 * min(self.step_bound, 1.0)
-        steps = layer_values(step_init, K, "step_init")
+        steps = self.init_steps(step_init, step_bound, dtype)
         thresholds = initial_thresholds(steps, threshold_init, lam, lipschitz)
-        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound).to(dtype))
         self.raw_inertia = nn.Parameter(
             bounded_inverse(layer_values(inertia_init, K, "inertia_init"), 1.0).to(dtype)
         )
         self.raw_threshold = nn.Parameter(positive_inverse(thresholds).to(dtype))
-
-    @property
-    def steps(self) -> torch.Tensor:
-        """Step fractions ``t_k = Lτ_k ∈ (0, c]``, shape ``(K,)``."""
-        return bounded(self.raw_step, self.step_bound)
 
     @property
     def inertias(self) -> torch.Tensor:

@@ -37,8 +37,11 @@ from geolearn.learned._checks import (
     check_n_layers,
     check_operator,
     check_parameters_dtype,
+    check_step_bound,
     check_step_scale,
+    layer_values,
 )
+from geolearn.learned.constraints import bounded, bounded_inverse
 from geolearn.learned.physics import STEP_SCALES, LipschitzEstimator, Physics, make_physics
 from geolearn.operators import LinearOperator
 
@@ -174,3 +177,30 @@ class IterationMap(nn.Module):
         if unbatched:
             iterates = [x.squeeze(0) for x in iterates]
         return iterates if return_iterates else iterates[-1]
+
+
+class SteppedIterationMap(IterationMap):
+    """An :class:`IterationMap` with one learned step fraction per layer, bounded to ``(0, c]``.
+
+    Subclasses call :meth:`init_steps` in their constructor; :attr:`steps` is then differentiable
+    in the unconstrained parameter ``raw_step``.
+    """
+
+    def init_steps(
+        self, step_init: float | Sequence[float] | None, step_bound: float, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """Set ``step_bound`` ``c`` and the parameter ``raw_step``; return the initial steps ``(K,)``.
+
+        ``step_init`` (one value or one per layer) defaults to ``0.99 · min(c, 1)``.
+        """
+        self.step_bound = check_step_bound(step_bound)
+        if step_init is None:
+            step_init = 0.99 * min(self.step_bound, 1.0)
+        steps = layer_values(step_init, self.n_layers, "step_init")
+        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound).to(dtype))
+        return steps
+
+    @property
+    def steps(self) -> torch.Tensor:
+        """Step fractions ``t_k ∈ (0, c]``, shape ``(K,)``; the step of a call is ``t_k·scale``."""
+        return bounded(self.raw_step, self.step_bound)

@@ -8,15 +8,13 @@ import torch
 from torch import nn
 
 from geolearn.errors import ConfigError
-from geolearn.learned._checks import check_step_bound, layer_values
-from geolearn.learned.constraints import bounded, bounded_inverse
-from geolearn.learned.maps import IterationMap
+from geolearn.learned.maps import SteppedIterationMap
 from geolearn.learned.physics import LipschitzEstimator, Physics
 
 __all__ = ["PnPISTA"]
 
 
-class PnPISTA(IterationMap):
+class PnPISTA(SteppedIterationMap):
     """``x_{k+1} = D_k(x_k − γ_k Aᵀ(A x_k − y))`` with denoiser(s) ``D_k`` and learned ``γ_k = t_k·scale``.
 
     With the ``"lipschitz"`` scale and ``t_k ≤ 1`` the gradient step is nonexpansive on any
@@ -61,16 +59,7 @@ class PnPISTA(IterationMap):
         if len(denoisers) not in (1, self.n_layers):
             raise ConfigError(f"give one denoiser or one per layer ({self.n_layers}), got {len(denoisers)}")
         self.denoisers = nn.ModuleList(denoisers)
-        self.step_bound = check_step_bound(step_bound)
-        if step_init is None:
-            step_init = 0.99 * min(self.step_bound, 1.0)
-        steps = layer_values(step_init, self.n_layers, "step_init")
-        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound).to(dtype))
-
-    @property
-    def steps(self) -> torch.Tensor:
-        """Step fractions ``t_k ∈ (0, c]``, shape ``(K,)``."""
-        return bounded(self.raw_step, self.step_bound)
+        self.init_steps(step_init, step_bound, dtype)
 
     def step(self, state: torch.Tensor, y: torch.Tensor, physics: Physics, k: int) -> torch.Tensor:
         k = self.check_layer(k)

@@ -7,23 +7,21 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from geolearn.learned._checks import check_step_bound, initial_thresholds, layer_values
+from geolearn.learned._checks import initial_thresholds
 from geolearn.learned.constraints import (
-    bounded,
-    bounded_inverse,
     decreasing,
     decreasing_inverse,
     positive,
     positive_inverse,
 )
-from geolearn.learned.maps import IterationMap
+from geolearn.learned.maps import SteppedIterationMap
 from geolearn.learned.physics import LipschitzEstimator, Physics
 from geolearn.solvers import soft_threshold
 
 __all__ = ["UnrolledISTA"]
 
 
-class UnrolledISTA(IterationMap):
+class UnrolledISTA(SteppedIterationMap):
     """``x_{k+1} = S_{θ_k}(x_k − γ_k Aᵀ(A x_k − y))`` with learned ``γ_k = t_k·scale(A, y)`` and ``θ_k``.
 
     Constraints hold by parameterisation for any raw parameter value: the step fractions
@@ -86,20 +84,11 @@ class UnrolledISTA(IterationMap):
         super().__init__(
             n_layers, corrections=corrections, step_scale=step_scale, lipschitz_estimator=lipschitz_estimator
         )
-        self.step_bound = check_step_bound(step_bound)
         self.decreasing_thresholds = bool(decreasing_thresholds)
-        if step_init is None:
-            step_init = 0.99 * min(self.step_bound, 1.0)
-        steps = layer_values(step_init, self.n_layers, "step_init")
+        steps = self.init_steps(step_init, step_bound, dtype)
         thresholds = initial_thresholds(steps, threshold_init, lam, lipschitz)
-        self.raw_step = nn.Parameter(bounded_inverse(steps, self.step_bound).to(dtype))
         inverse = decreasing_inverse if self.decreasing_thresholds else positive_inverse
         self.raw_threshold = nn.Parameter(inverse(thresholds).to(dtype))
-
-    @property
-    def steps(self) -> torch.Tensor:
-        """Step fractions ``t_k ∈ (0, c]``, shape ``(K,)``; the step of a call is ``t_k·scale``."""
-        return bounded(self.raw_step, self.step_bound)
 
     @property
     def thresholds(self) -> torch.Tensor:
