@@ -137,6 +137,24 @@ def test_tikhonov_cg_equals_closed_form_ridge_batched(lasso):
     assert torch.max(torch.abs(cg.x - closed)) < 1e-8
 
 
+def test_tikhonov_cg_callback_sees_every_iteration_and_stops(lasso):
+    A, y, _, _, _ = lasso
+    seen = []
+
+    def cb(k, x, record):
+        seen.append((k, record["objective"], x.clone()))
+        return k == 4
+
+    r = tikhonov_cg(A, y, 0.3, tol=1e-13, callback=cb)
+    assert r.n_iter == 4 and not r.converged
+    assert [k for k, _, _ in seen] == [1, 2, 3, 4]
+    assert seen[-1][1] == r.history.objective[-1] and torch.equal(seen[-1][2], r.x)
+    # Called on the converging iteration too: one call per recorded iteration.
+    calls = []
+    full = tikhonov_cg(A, y, 0.3, tol=1e-13, callback=lambda k, x, record: calls.append(k))
+    assert full.converged and calls == list(range(1, full.n_iter + 1))
+
+
 def test_tikhonov_smoothness_with_gradient_operator():
     shape = (10, 12)
     blur = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=D64) / 16

@@ -16,9 +16,8 @@ data ``d − F(v0)`` through the Born operator ``J(v0)``:
 Cost: ``history["n_solves"]`` is measured with the cost ledger (:mod:`geolearn.ledger`), on
 whichever workers the shots ran. Entry 0 is everything before the solver's first iteration
 (wavelet fit, background modelling, the preconditioner's migration, FISTA's ``λ`` and step);
-FISTA's entries are read after each of its iterations. CG (:func:`~geolearn.solvers.tikhonov_cg`)
-offers no per-iteration hook, so its measured solves (its initial ``Aᵀd`` included) are spread
-evenly over its iterations; its last entry is the measured total.
+entry ``k`` is read after iteration ``k`` of either solver (their ``callback``), so CG's first
+entry also holds its initial ``Aᵀd``.
 """
 
 from __future__ import annotations
@@ -140,8 +139,9 @@ def lsrtm(
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     t_start = time.perf_counter()
     with executor(client, n_workers=n_workers, progress=progress) as ex, count_solves() as cost:
-        problem, _ = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
-                                 progress=progress)  # fmt: skip
+        problem = fit_wavelet(
+            problem, vp, observed, ex, wavelet_fit, window=wavelet_window, progress=progress
+        )
         model = problem.model()
         born = BornOperator(
             model, problem.geometry(model), torch.as_tensor(vp), executor=ex, progress=progress
@@ -158,18 +158,20 @@ def lsrtm(
         if transform == "dct":
             op = op @ DCT2(problem.shape, dtype=born.dtype)
         y = torch.as_tensor(data, dtype=born.dtype)
-        if method == "cg":
-            setup = cost.solves
-            res = tikhonov_cg(op, y, 0.0, max_iter=iterations, tol=0.0)
-            lam, per_iteration = 0.0, (cost.solves - setup) / res.n_iter
-            n_solves = [*(setup + per_iteration * k for k in range(res.n_iter)), cost.solves]
-        else:
-            aty = op.adjoint(y)
-            lam = sparsity * float(aty.abs().max())
+        lam, lip = 0.0, None
+        if method == "fista":
+            lam = sparsity * float(op.adjoint(y).abs().max())
             lip = 1.1 * operator_norm(op, tol=1e-2, max_iter=power_iterations, seed=seed) ** 2
-            n_solves = [cost.solves]
+        n_solves = [cost.solves]
+
+        def read_ledger(k: int, x: torch.Tensor, record: dict[str, float]) -> None:
+            n_solves.append(cost.solves)
+
+        if method == "cg":
+            res = tikhonov_cg(op, y, lam, max_iter=iterations, tol=0.0, callback=read_ledger)
+        else:
             res = fista(op, y, lam, lipschitz=lip, max_iter=iterations, tol=0.0, progress=progress, seed=seed,
-                        callback=lambda k, x, record: n_solves.append(cost.solves))  # fmt: skip
+                        callback=read_ledger)  # fmt: skip
         image = _synthesis(res.x, scale, transform, problem)
     if mute_water:
         image = water_mute(image, vp, problem.spacing, problem.origin)

@@ -125,8 +125,9 @@ def rtm(
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     with executor(client, n_workers=n_workers, progress=progress) as ex, count_solves() as cost:
-        problem, _ = fit_wavelet(problem, vp, observed, ex, wavelet_fit, window=wavelet_window,
-                                 progress=progress)  # fmt: skip
+        problem = fit_wavelet(
+            problem, vp, observed, ex, wavelet_fit, window=wavelet_window, progress=progress
+        )
         out = migrate(problem, vp, observed, ex, subtract_background=subtract_background, progress=progress)
     image, illum = out["image"], out["illumination"]
     if illumination:

@@ -111,7 +111,8 @@ def estimate_wavelet(
     Returns
     -------
     ndarray, shape (nt,)
-        The estimated wavelet on the problem's time axis, float64. Costs one forward solve per shot.
+        The estimated wavelet on the problem's time axis, float64. Models the survey once (one
+        forward solve per shot, recorded in the cost ledger).
 
     Raises
     ------
@@ -155,7 +156,7 @@ def estimate_wavelet(
 def fit_wavelet(
     problem: ShotProblem, velocity: np.ndarray, observed: np.ndarray, ex: ShotExecutor, fit: str, *,
     window: float | None = 0.5, progress: bool = False,
-) -> tuple[ShotProblem, int]:  # fmt: skip
+) -> ShotProblem:  # fmt: skip
     """``problem`` with its wavelet fitted to ``observed`` as the workflows' ``wavelet_fit`` asks.
 
     Parameters
@@ -168,14 +169,14 @@ def fit_wavelet(
 
     Returns
     -------
-    problem : ShotProblem
-    solves : int
-        Wave-equation solves spent (one per shot unless ``'none'``).
+    ShotProblem
+        With the fitted wavelet (the same problem for ``'none'``). A fit models the survey once;
+        the solves it performs are in the cost ledger (:mod:`geolearn.ledger`).
     """
     if fit not in WAVELET_FITS:
         raise ConfigError(f"wavelet_fit must be one of {WAVELET_FITS}, got {fit!r}")
     if fit == "none":
-        return problem, 0
+        return problem
     wavelet = estimate_wavelet(problem, velocity, observed, ex, window=window, scale_only=fit == "amplitude",
                                progress=progress)  # fmt: skip
-    return problem.with_wavelets(wavelet), problem.n_shots
+    return problem.with_wavelets(wavelet)

@@ -15,6 +15,7 @@ import torch
 
 from geolearn.errors import ConvergenceError, ShapeError
 from geolearn.operators import LinearOperator
+from geolearn.solvers.forward_backward import Callback
 from geolearn.solvers.objective import Objective
 from geolearn.solvers.result import History, SolverResult
 
@@ -59,6 +60,7 @@ def tikhonov_cg(
     x0: torch.Tensor | None = None,
     max_iter: int | None = None,
     tol: float = 1e-10,
+    callback: Callback | None = None,
 ) -> SolverResult:
     """Solve ``(AᵀA + λ LᵀL) x = Aᵀy`` by conjugate gradients (batched, any device).
 
@@ -79,6 +81,10 @@ def tikhonov_cg(
         round-off on ill-conditioned systems needs more).
     tol : float, default 1e-10
         Stop when ``‖Aᵀy − (AᵀA + λLᵀL)x‖ <= tol ‖Aᵀy‖`` for every problem.
+    callback : callable, optional
+        ``callback(k, x, record)`` after each iteration (``record``: latest history entry), as
+        :func:`~geolearn.solvers.fista` calls it; returning True stops the solver (``converged``
+        is then False unless the tolerance also held).
 
     Returns
     -------
@@ -134,8 +140,11 @@ def tikhonov_cg(
             )
             if not bool(torch.isfinite(x).all()):
                 raise ConvergenceError(f"tikhonov_cg produced non-finite values at iteration {k}")
-            if bool((rel <= tol).all()):
-                converged = True
+            converged = bool((rel <= tol).all())
+            if callback is not None and callback(k, x, history.last()):
+                logger.info("tikhonov_cg: stopped by the callback at iteration %d", k)
+                break
+            if converged:
                 break
             p = r + _bc(rr_new / torch.clamp(rr, min=tiny), nd) * p
             rr = rr_new
