@@ -8,6 +8,7 @@ import pytest
 import torch
 from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
 
+from geolearn import ledger
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned_inversion.background_training import (
     BornTrainingSet,
@@ -17,7 +18,6 @@ from geolearn.learned_inversion.background_training import (
 )
 from geolearn.learned_inversion.geology import GeologyOptions
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
-from geolearn.learned_inversion.metrics import CostCounter
 from geolearn.operators import Convolution2D
 from geolearn.wave import BornOperator
 
@@ -52,9 +52,12 @@ def test_training_velocities_and_their_migration_backgrounds(data_dir):
 def test_each_set_has_the_born_operator_of_its_own_background():
     model, geometry, _ = tiny_problem(torch.float32)
     v, v0 = draw_training_velocities(2, SHAPE, SPACING, seed=1, water_depth=30.0, **GEOLOGY)
-    counter = CostCounter()
-    sets = born_training_sets(model, geometry, v, v0, counter=counter)
-    assert counter.born == 2  # one J per model for its data
+    with ledger.count_solves() as cost:
+        sets = born_training_sets(model, geometry, v, v0)
+    # One J per model for its data, counted by the model's own operator; 2 solves per shot, as the
+    # first J stores the shot's background (kept for training) and then propagates the scattered field.
+    assert [ts.J.applications for ts in sets] == [{"forward": 1, "adjoint": 0}] * 2
+    assert cost.solves == 2 * 2 * geometry.n_shots
     for ts, vi, v0i in zip(sets, v, v0):
         background = torch.as_tensor(v0i, dtype=torch.float32)
         x = (torch.as_tensor(vi, dtype=torch.float32) - background)[None]

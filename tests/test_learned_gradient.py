@@ -9,12 +9,13 @@ import torch
 from _learned_inversion_helpers import SHAPE, SPACING, single_torch_thread, tiny_problem
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from geolearn import ledger
 from geolearn.errors import ConfigError, NonFiniteError, ShapeError
 from geolearn.learned_inversion.background_training import BornTrainingSet, train_over_operators
 from geolearn.learned_inversion.generator import random_models, stack_models
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
 from geolearn.learned_inversion.lsrtm import cg_lsrtm
-from geolearn.learned_inversion.metrics import CostCounter, CountingOperator, psnr, relative_misfit
+from geolearn.learned_inversion.metrics import psnr, relative_misfit
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.operators import Convolution2D, taylor_test
 from geolearn.operators.composite import ScaledOperator
@@ -50,12 +51,16 @@ def _steepest_descent(A, y, n):
 @pytest.fixture(scope="module")
 def born():
     model, geometry, v0 = tiny_problem(torch.float32)
-    counter = CostCounter()
-    J = CountingOperator(BornOperator(model, geometry, v0), counter)
+    J = BornOperator(model, geometry, v0)  # counts its own applications (J.applications)
     x = stack_models(random_models(3, SHAPE, SPACING, seed=7), "detail")
     with torch.no_grad():
         y = J(x)
-    return {"J": J, "counter": counter, "x": x, "y": y}
+    return {"J": J, "x": x, "y": y}
+
+
+def _applied(J, before: dict[str, int]) -> tuple[int, int]:
+    """``(Jᵀ, J)`` applications of ``J`` since its counts were ``before``."""
+    return J.applications["adjoint"] - before["adjoint"], J.applications["forward"] - before["forward"]
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 3, 4])
@@ -86,24 +91,27 @@ def test_untrained_scheme_is_cg_lsrtm_with_the_born_operator(born):
 
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
 def test_cost_per_layer_is_counted_as_documented(born, n_layers):
-    J, counter, y = born["J"], born["counter"], born["y"]
+    J, y = born["J"], born["y"]
     net = LearnedGradientLSRTM(n_layers, features=4, depth=2)
     _randomise_outputs(net, 3)
     B = y.shape[0]
     with torch.no_grad():
-        counter.reset()
-        net(y, J)
+        before = dict(J.applications)
+        with ledger.count_solves() as cost:
+            net(y, J)
         # K Jᵀ (the first on -y) and 2K - 1 J: one per layer for the step, one per layer but the last
         # for the next residual.
-        assert (counter.born_adjoint, counter.born) == (n_layers * B, (2 * n_layers - 1) * B)
-        assert counter.applications == (3 * n_layers - 1) * B
-        counter.reset()
+        assert _applied(J, before) == (n_layers * B, (2 * n_layers - 1) * B)
+        # The ledger agrees: J keeps its backgrounds (since the fixture's J x), so every application
+        # is one solve per shot.
+        assert cost.solves == (3 * n_layers - 1) * B * J.geometry.n_shots
+        before = dict(J.applications)
         run = net.run(y, J, safeguard=DataSafeguard(0.01))
-        assert counter.applications == 3 * n_layers * B  # the last layer's check costs one J
+        assert sum(_applied(J, before)) == 3 * n_layers * B  # the last layer's check costs one J
         assert run.accepted.shape == (B, n_layers)
-        counter.reset()
+        before = dict(J.applications)
         net.run(y, J, last_residual=True)
-        assert counter.applications == 3 * n_layers * B
+        assert sum(_applied(J, before)) == 3 * n_layers * B
 
 
 def test_equivariant_to_data_amplitude_and_operator_scale():
@@ -187,26 +195,27 @@ def test_safeguard_rejects_a_harmful_network_and_falls_back_to_cg():
 
 
 def test_bad_input_is_refused_before_any_wave_solve(born):
-    J, counter, y = born["J"], born["counter"], born["y"]
+    J, y = born["J"], born["y"]
     net = LearnedGradientLSRTM(2, features=4, depth=2)
-    counter.reset()
-    with pytest.raises(ShapeError, match=r"must be \(batch, 2, 20, "):
-        net(y[..., :-1], J)
-    with pytest.raises(TypeError, match=r"build the network with dtype=torch\.float32"):
-        net(y.double(), J)
-    with pytest.raises(ConfigError, match=r"sample\(s\) \[1\] of y are all zero"):
-        net(torch.stack([y[0], torch.zeros_like(y[0])]), J)
-    bad = y.clone()
-    bad[0, 0, 0, 0] = float("nan")
-    with pytest.raises(NonFiniteError, match="1 non-finite"):
-        net(bad, J)
-    with pytest.raises(ConfigError, match=r"n_layers must be an integer in 1..2, got 3"):
-        net(y, J, n_layers=3)
-    with pytest.raises(TypeError, match="safeguard must be a DataSafeguard or None, got float"):
-        net(y, J, safeguard=0.01)
-    with pytest.raises(TypeError, match="J must be a geolearn LinearOperator"):
-        net(y, torch.eye(3))
-    assert counter.applications == 0
+    before = dict(J.applications)
+    with ledger.count_solves() as cost:
+        with pytest.raises(ShapeError, match=r"must be \(batch, 2, 20, "):
+            net(y[..., :-1], J)
+        with pytest.raises(TypeError, match=r"build the network with dtype=torch\.float32"):
+            net(y.double(), J)
+        with pytest.raises(ConfigError, match=r"sample\(s\) \[1\] of y are all zero"):
+            net(torch.stack([y[0], torch.zeros_like(y[0])]), J)
+        bad = y.clone()
+        bad[0, 0, 0, 0] = float("nan")
+        with pytest.raises(NonFiniteError, match="1 non-finite"):
+            net(bad, J)
+        with pytest.raises(ConfigError, match=r"n_layers must be an integer in 1..2, got 3"):
+            net(y, J, n_layers=3)
+        with pytest.raises(TypeError, match="safeguard must be a DataSafeguard or None, got float"):
+            net(y, J, safeguard=0.01)
+        with pytest.raises(TypeError, match="J must be a geolearn LinearOperator"):
+            net(y, torch.eye(3))
+    assert J.applications == before and cost.solves == 0
     with pytest.raises(ConfigError, match="classical must be one of"):
         LearnedGradientLSRTM(2, classical="lbfgs")
     with pytest.raises(ConfigError, match="memory must be an integer"):
@@ -268,16 +277,17 @@ def _evaluate(net, J, y, x):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_trained_learned_gradient_beats_cg_at_equal_cost(born, trained_born, seed):
-    J, counter = born["J"], born["counter"]
+    J = born["J"]
     net = trained_born["nets"][seed]
     y, x = trained_born["held"]
     with torch.no_grad():
-        counter.reset()
+        before = sum(J.applications.values())
         net(y, J)
-        learned_cost = counter.applications
-        counter.reset()
+        learned_cost = sum(J.applications.values()) - before
+        before = sum(J.applications.values())
         cg_lsrtm(J, y, 2)
-    assert learned_cost == counter.applications == 5 * len(y)
+    # Equal cost: equal J/Jᵀ applications, counted by J.
+    assert learned_cost == sum(J.applications.values()) - before == 5 * len(y)
     gap = _evaluate(net, J, y, x)["gap"]
     # Measured mean gap over the 8 held-back models (seeds 0, 1, 2): 0.33, 0.56, 0.54 dB.
     assert float(gap.mean()) > 0.15, f"learned gradient only {float(gap.mean()):.2f} dB above CG-2"

@@ -18,12 +18,13 @@ from _learned_inversion_helpers import (
 )
 from torch.func import functional_call
 
+from geolearn import ledger
 from geolearn.errors import ShapeError
 from geolearn.io import marmousi_crop
 from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import gd_fwi
 from geolearn.learned_inversion.generator import random_models, smooth_velocity, stack_models, starting_models
-from geolearn.learned_inversion.metrics import CostCounter, psnr, relative_misfit
+from geolearn.learned_inversion.metrics import psnr, relative_misfit
 from geolearn.operators import taylor_test
 from geolearn.wave import WaveModeling
 
@@ -84,16 +85,21 @@ def test_learned_fwi_improves_held_back_models_like_gd_at_equal_gradients(data, 
     net, hist = trained[seed]
     geometry, test = data["geometry"], slice(N_TRAIN, None)
     assert hist["gradients"] == 3 * N_TRAIN  # greedy training: one gradient per layer and model
+    n_shots = geometry.n_shots
+    # The ledger agrees: a gradient is one forward and one adjoint solve per shot, and training
+    # solves nothing else (the layers train on the cached gradients).
+    assert hist["solves"] == 2 * n_shots * hist["gradients"]
     # Memory plan: per layer, (v_k, g_k, μ_k) of every training model and nothing else is held.
     assert hist["cache_bytes"] == [N_TRAIN * (2 * SHAPE[0] * SHAPE[1] + 1) * 4] * 3
     v0, v_true, obs = data["v_start"][test], data["v_true"][test], data["observed"][test]
-    counter = CostCounter()
-    with torch.no_grad():
-        v_learned = net(v0, obs, geometry, counter=counter)
-    assert (counter.gradient, counter.forward) == (3 * N_TEST, N_TEST)  # + the safeguard's last modelling
-    baseline = CostCounter()
-    v_gd = gd_fwi(v0, geometry, obs, 3, step=50.0, counter=baseline)
-    assert baseline.gradient == counter.gradient and baseline.forward >= baseline.gradient
+    with torch.no_grad(), ledger.count_solves() as learned_cost:
+        v_learned = net(v0, obs, geometry)
+    # 3 gradients (2 solves per shot) + the safeguard's last modelling (1) per model.
+    assert learned_cost.solves == (3 * 2 + 1) * n_shots * N_TEST
+    gd = gd_fwi(v0, geometry, obs, 3, step=50.0)
+    v_gd = gd.velocity
+    # Equal gradients (3 per model); GD's line searches add at least one modelling per gradient.
+    assert gd.gradients == 3 * N_TEST and gd.solves >= 3 * (2 + 1) * n_shots * N_TEST
     p_learned, p_gd, p_start = (float(psnr(v, v_true).mean()) for v in (v_learned, v_gd, v0))
     # Start 21.38 dB, GD + line search 22.05 dB. Learned (safeguarded), seeds 0-4: 22.09-23.14 dB,
     # i.e. 0.04-1.09 dB above GD (seed 3: +0.04; the others +0.58 or more), spread 1.05 dB.
@@ -130,10 +136,10 @@ def test_safeguard_keeps_every_model_from_fitting_the_data_worse():
     with torch.no_grad():
         for cnn in net.nets:  # a network that pushes every velocity up by ~max_update, whatever the data
             cnn[-1].bias.fill_(-20.0)
-    counter = CostCounter()
     with torch.no_grad():
-        unguarded = net(v0, obs, geometry, safeguard=False, counter=counter)
-        assert (counter.gradient, counter.forward) == (2 * 2, 0)
+        with ledger.count_solves() as cost:
+            unguarded = net(v0, obs, geometry, safeguard=False)
+        assert cost.solves == 2 * 2 * 2 * geometry.n_shots  # 2 layers' gradients for 2 models, no check
         guarded = net(v0, obs, geometry)
     mu0, mu_bad, mu_safe = (_misfit(model, geometry, v, obs) for v in (v0, unguarded, guarded))
     assert bool((mu_bad > mu0).all()), (mu0, mu_bad)  # the bad network does raise the misfit ...

@@ -20,6 +20,7 @@ from _learned_inversion_helpers import (
 )
 from torch.func import functional_call
 
+from geolearn import ledger
 from geolearn.errors import ConfigError
 from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
 from geolearn.learned_inversion.generator import random_models, stack_models
@@ -30,13 +31,7 @@ from geolearn.learned_inversion.lsrtm import (
     lsrtm_pairs,
     train_learned_lsrtm,
 )
-from geolearn.learned_inversion.metrics import (
-    CostCounter,
-    CountingOperator,
-    peak_memory,
-    psnr,
-    relative_misfit,
-)
+from geolearn.learned_inversion.metrics import peak_memory, psnr, relative_misfit
 from geolearn.learned_inversion.persistence import (
     OutsideTrainingWarning,
     check_transfer,
@@ -62,20 +57,24 @@ HYPER = {"n_layers": 2, "features": 16, "depth": 3}
 @pytest.fixture(scope="module")
 def setup():
     model, geometry, v0 = tiny_problem(torch.float32)
-    counter = CostCounter()
-    J = CountingOperator(BornOperator(model, geometry, v0), counter)
+    J = BornOperator(model, geometry, v0)  # counts its own applications (J.applications)
     x = stack_models(random_models(24, SHAPE, SPACING, seed=1), "detail")
     y, x = lsrtm_pairs(J, x)
     train, test = (y[:16], x[:16]), (y[16:], x[16:])
-    return {"model": model, "geometry": geometry, "v0": v0, "J": J, "counter": counter,
+    return {"model": model, "geometry": geometry, "v0": v0, "J": J,
             "train": train, "test": test, "scale": float(x.std())}  # fmt: skip
+
+
+def _applications(J: LinearOperator) -> int:
+    """J and Jᵀ applications of ``J`` so far (per sample; all-zero inputs are not counted)."""
+    return sum(J.applications.values())
 
 
 @pytest.fixture(scope="module")
 def transfer(setup):
     """Another acquisition and background (:func:`transfer_problem`), with held-back pairs."""
     model, geometry, v0 = transfer_problem(torch.float32)
-    J = CountingOperator(BornOperator(model, geometry, v0), setup["counter"])
+    J = BornOperator(model, geometry, v0)
     x = stack_models(random_models(8, SHAPE, SPACING, seed=5, **TRANSFER_BACKGROUND), "detail")
     return {"model": model, "geometry": geometry, "v0": v0, "J": J, "pairs": lsrtm_pairs(J, x)}
 
@@ -100,17 +99,20 @@ def _quality(J, y, x, estimate):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_learned_lsrtm_beats_cg_in_image_and_data_fit(setup, trained, seed):
-    J, counter = setup["J"], setup["counter"]
+    J = setup["J"]
     y, x = setup["test"]
-    counter.reset()
-    with torch.no_grad():
+    before = _applications(J)
+    with torch.no_grad(), ledger.count_solves() as learned_cost:
         x_learned = trained[seed](y, J)
     # Jᵀy (J·0 is free), then J and Jᵀ of layer 2, per held-back model; L of J was estimated (16
     # applications, once) during training and is remembered.
-    assert counter.applications == 3 * len(y)
-    counter.reset()
-    x_cg1 = cg_lsrtm(J, y, 1)
-    assert counter.applications == 3 * len(y)  # equal cost
+    assert _applications(J) - before == 3 * len(y)
+    before = _applications(J)
+    with ledger.count_solves() as cg_cost:
+        x_cg1 = cg_lsrtm(J, y, 1)
+    assert _applications(J) - before == 3 * len(y)  # equal cost: equal J/Jᵀ applications
+    # ... and equal solves: J keeps its backgrounds (since lsrtm_pairs), 1 solve per shot and application.
+    assert learned_cost.solves == cg_cost.solves == 3 * len(y) * setup["geometry"].n_shots
     x_cg2 = cg_lsrtm(J, y, 2)  # 5 applications
     learned, cg1, cg2 = (_quality(J, y, x, e) for e in (x_learned, x_cg1, x_cg2))
     # Seeds 0-4: PSNR 0.90-1.16 dB above CG-1 (16.61 dB), spread 0.26 dB, and 0.40-0.65 dB above
@@ -248,7 +250,7 @@ def test_taylor_training_loss_through_born_in_unrolled_network():
 
 
 def test_deq_memory_constant_in_depth(setup):
-    J, counter = setup["J"], setup["counter"]
+    J = setup["J"]
     y, x = setup["test"][0][:2], setup["test"][1][:2]
     lipschitz = float(1.0 / cauchy_steps(J, y)[0].mean())  # only scales the step bound here
 
@@ -271,9 +273,9 @@ def test_deq_memory_constant_in_depth(setup):
             lambda: (net(y, J, lipschitz=lipschitz) - x).pow(2).sum().backward(), python_heap=False
         )[1]
 
-    counter.reset()
+    before = J.applications["forward"]
     small, large = deq_peak(3), deq_peak(9)
-    assert counter.born > 2 * (3 + 9)  # the fixed-point solves really ran with the Born operator
+    assert J.applications["forward"] - before > 2 * (3 + 9)  # the fixed-point solves really ran with J
     u_small, u_large = unrolled_peak(3), unrolled_peak(9)
     # Torch-allocator peaks (the torch profiler): the DEQ holds one layer's graph whatever the
     # iteration count; the unrolled network holds every layer's activations for backward.

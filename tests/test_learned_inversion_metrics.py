@@ -1,4 +1,4 @@
-"""Model generator, quality metrics (PSNR, SSIM by hand), cost counting and memory measurement."""
+"""Model generator, quality metrics (PSNR, SSIM by hand), operator application counts and memory measurement."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from geolearn.learned_inversion.generator import (
     starting_models,
 )
 from geolearn.learned_inversion.metrics import (
-    CostCounter,
-    CountingOperator,
     data_misfit,
     gaussian_window,
     peak_memory,
@@ -190,20 +188,18 @@ def test_relative_misfit_per_sample():
         relative_misfit(pred, torch.zeros_like(obs))
 
 
-def test_counting_operator_counts_and_skips_zero():
+def test_an_operator_counts_the_applications_of_training_backward_and_skips_zero():
+    """The cost the learned schemes are compared at: J/Jᵀ applications, counted by the operator
+    itself, autograd's backward included (what training through J costs)."""
     M = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    counter = CostCounter()
-    A = CountingOperator(MatrixOperator(M), counter, n_shots=3)
+    A = MatrixOperator(M)
     x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
     loss = A.adjoint(A(x)).pow(2).sum()
-    loss.backward()  # backward applies A and Aᵀ once more each
-    assert counter.born == 10 and counter.born_adjoint == 10
-    # J: one solve per shot and sample; Jᵀ: adjoint per shot and sample + one forward per shot per call.
-    assert counter.solves == 10 * 3 + (10 + 2) * 3
+    assert A.applications == {"forward": 5, "adjoint": 5}
+    loss.backward()  # backward applies A and Aᵀ once more each, per sample
+    assert A.applications == {"forward": 10, "adjoint": 10}
     assert torch.equal(A(torch.zeros(2, 4, dtype=torch.float64)), torch.zeros(2, 6, dtype=torch.float64))
-    assert counter.born == 10  # the zero batch cost nothing
-    counter.reset()
-    assert counter.to_dict() == {"born": 0, "born_adjoint": 0, "forward": 0, "gradient": 0, "solves": 0}
+    assert A.applications == {"forward": 10, "adjoint": 10}  # the zero batch cost nothing
 
 
 def test_peak_memory_grows_with_held_tensors():

@@ -12,15 +12,17 @@ Every network takes its physics at call time and stores none: ``net(y, J)`` for 
   :func:`born_training_sets` of :func:`draw_training_velocities`.
 - Safeguard: :class:`DataSafeguard` (a learned update must fit the data as well as the classical
   one, up to the noise level), :func:`safeguarded_fwi` (:class:`SafeguardedFWIRun`) for learned FWI.
-- Learned FWI: :class:`LearnedFWI` / :func:`train_learned_fwi`, :func:`gd_fwi`, :func:`armijo_step`.
+- Learned FWI: :class:`LearnedFWI` / :func:`train_learned_fwi`, :func:`gd_fwi`
+  (:class:`GradientDescentRun`), :func:`armijo_step`.
 - Training models: :func:`random_models` (seeded generator), :func:`starting_models`,
   :func:`smooth_velocity`, :func:`linear_background`, :func:`stack_models`; geology
   (:func:`geological_model`, :func:`geological_models`, :class:`GeologyOptions`), Marmousi
   crops outside the evaluation regions (:func:`marmousi_training_crops`,
   :func:`marmousi_evaluation_crops`, :data:`MARMOUSI_EVALUATION_REGIONS`), migration backgrounds
   (:func:`migration_backgrounds`).
-- Measures: :func:`psnr`, :func:`ssim`, :func:`relative_misfit`, :class:`CostCounter`,
-  :class:`CountingOperator`, :func:`peak_memory`.
+- Measures: :func:`psnr`, :func:`ssim`, :func:`relative_misfit`, :func:`peak_memory`. Cost is
+  what the operators count (``J.applications``) and the solves in the cost ledger
+  (:func:`geolearn.ledger.count_solves`); the FWI runs record their solves.
 - Persistence: :func:`save_learned` / :func:`load_learned` (weights and training domain, read as
   data), :func:`check_transfer` (:class:`OutsideTrainingWarning`), :func:`learned_migrate`.
 """
@@ -33,7 +35,7 @@ from geolearn.learned_inversion.background_training import (
 )
 from geolearn.learned_inversion.backgrounds import migration_backgrounds
 from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
-from geolearn.learned_inversion.fwi_baseline import armijo_step, gd_fwi
+from geolearn.learned_inversion.fwi_baseline import GradientDescentRun, armijo_step, gd_fwi
 from geolearn.learned_inversion.fwi_safeguard import SafeguardedFWIRun, safeguarded_fwi
 from geolearn.learned_inversion.generator import (
     MODEL_KINDS,
@@ -66,8 +68,6 @@ from geolearn.learned_inversion.marmousi_augment import (
     marmousi_training_crops,
 )
 from geolearn.learned_inversion.metrics import (
-    CostCounter,
-    CountingOperator,
     data_misfit,
     peak_memory,
     psnr,
@@ -90,10 +90,9 @@ __all__ = [
     "MARMOUSI_EVALUATION_REGIONS",
     "MODEL_KINDS",
     "BornTrainingSet",
-    "CostCounter",
-    "CountingOperator",
     "DataSafeguard",
     "GeologyOptions",
+    "GradientDescentRun",
     "LearnedFWI",
     "LearnedGradientLSRTM",
     "LearnedGradientRun",

@@ -17,8 +17,9 @@ outside the evaluation regions (:mod:`~geolearn.learned_inversion.marmousi_augme
 
 Cost of training: every sample of a mini-batch runs the network with its operator forward and
 backward, so a step costs the network's J/Jᵀ count twice (plus one J and one Jᵀ for the data
-term) per sample; count it with :class:`~geolearn.learned_inversion.CountingOperator`
-(``counter=`` of :func:`born_training_sets`).
+term) per sample. Each set's operator counts its own applications (``set.J.applications``, every
+LinearOperator's) and the wave-equation solves they cost are in the cost ledger
+(:func:`geolearn.ledger.count_solves`; :func:`train_over_operators` logs them).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from geolearn import ledger
 from geolearn.errors import ConfigError, ConvergenceError, ShapeError
 from geolearn.learned import TrainingHistory
 from geolearn.learned_inversion.backgrounds import migration_backgrounds
@@ -39,7 +41,6 @@ from geolearn.learned_inversion.geology import GeologyOptions, geological_models
 from geolearn.learned_inversion.learned_gradient import NetworkLoss
 from geolearn.learned_inversion.lsrtm import lsrtm_loss
 from geolearn.learned_inversion.marmousi_augment import marmousi_training_crops
-from geolearn.learned_inversion.metrics import CostCounter, CountingOperator
 from geolearn.operators import LinearOperator
 from geolearn.wave import BornOperator, Geometry, Model
 
@@ -120,7 +121,6 @@ def born_training_sets(
     *,
     noise: float = 0.0,
     seed: int = 0,
-    counter: CostCounter | None = None,
 ) -> list[BornTrainingSet]:
     """One :class:`BornTrainingSet` per model: ``J_i`` at ``backgrounds[i]``, ``x_i = v_i − v0_i``, ``y_i = J_i x_i``.
 
@@ -133,8 +133,13 @@ def born_training_sets(
         True and background velocities, m/s (e.g. from :func:`draw_training_velocities`).
     noise : float
         Relative Gaussian noise added to each record, ``‖n_i‖ = noise · ‖J_i x_i‖`` (seeded).
-    counter : CostCounter, optional
-        Wrap each ``J_i`` in a :class:`CountingOperator` counting into it (training cost).
+
+    Returns
+    -------
+    list of BornTrainingSet
+        One per model; each ``J_i`` has been applied once (its data: ``J_i.applications`` reads
+        ``{"forward": 1, "adjoint": 0}``) and keeps its background wavefields while they fit its
+        cache budget, so a training step applying it later costs 1 solve per shot and application.
     """
     v = torch.as_tensor(np.asarray(velocities), dtype=model.dtype)
     v0 = torch.as_tensor(np.asarray(backgrounds), dtype=model.dtype)
@@ -149,8 +154,6 @@ def born_training_sets(
     sets = []
     for vi, v0i in zip(v, v0):
         J = BornOperator(model, geometry, v0i)
-        if counter is not None:
-            J = CountingOperator(J, counter)
         x = (vi - v0i)[None]
         with torch.no_grad():
             y = J(x)
@@ -203,7 +206,9 @@ def train_over_operators(
     Returns
     -------
     TrainingHistory
-        Per-step mean loss.
+        Per-step mean loss. The J/Jᵀ applications are counted by the sets' operators
+        (``set.J.applications``); the wave-equation solves, measured with the cost ledger, are
+        logged at INFO.
     """
     if not sets:
         raise ConfigError("sets is empty: give at least one BornTrainingSet")
@@ -225,25 +230,26 @@ def train_over_operators(
     gen = torch.Generator().manual_seed(seed)
     history = TrainingHistory()
     net.train()
-    for step in tqdm(range(n_steps), desc="train over operators", disable=not progress, leave=False):
-        opt.zero_grad(set_to_none=True)
-        total = 0.0
-        for j in torch.randint(len(index), (batch_size,), generator=gen).tolist():
-            s, i = index[j]
-            ts = sets[s]
-            y, x = ts.y[i : i + 1], ts.x[i : i + 1]
-            value = loss(net, y, ts.J, x) / batch_size
-            if not torch.isfinite(value):
-                raise ConvergenceError(f"training loss became {float(value.detach())} at step {step}")
-            value.backward()
-            total += float(value.detach())
-        if clip_norm is not None:
-            nn.utils.clip_grad_norm_(params, clip_norm)
-        opt.step()
-        if decay is not None:
-            decay.step()
-        history.steps.append(step + 1)
-        history.train_loss.append(total)
-    logger.info("trained %d steps over %d operators: loss %.4g -> %.4g", n_steps, len(sets),
-                history.train_loss[0], history.train_loss[-1])  # fmt: skip
+    with ledger.count_solves() as cost:
+        for step in tqdm(range(n_steps), desc="train over operators", disable=not progress, leave=False):
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for j in torch.randint(len(index), (batch_size,), generator=gen).tolist():
+                s, i = index[j]
+                ts = sets[s]
+                y, x = ts.y[i : i + 1], ts.x[i : i + 1]
+                value = loss(net, y, ts.J, x) / batch_size
+                if not torch.isfinite(value):
+                    raise ConvergenceError(f"training loss became {float(value.detach())} at step {step}")
+                value.backward()
+                total += float(value.detach())
+            if clip_norm is not None:
+                nn.utils.clip_grad_norm_(params, clip_norm)
+            opt.step()
+            if decay is not None:
+                decay.step()
+            history.steps.append(step + 1)
+            history.train_loss.append(total)
+    logger.info("trained %d steps over %d operators: loss %.4g -> %.4g, %.0f wave-equation solves", n_steps,
+                len(sets), history.train_loss[0], history.train_loss[-1], cost.solves)  # fmt: skip
     return history

@@ -59,10 +59,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from geolearn import ledger
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned import zero_output_cnn
 from geolearn.learned.constraints import bounded, bounded_inverse
-from geolearn.learned_inversion.metrics import CostCounter
 from geolearn.wave import Geometry, WaveModeling, fwi_objective
 
 __all__ = ["LearnedFWI", "best_iterate", "fwi_training_loss", "grid_depths", "train_learned_fwi"]
@@ -162,20 +162,18 @@ class LearnedFWI(nn.Module):
         geometry: Geometry,
         *,
         memory: str = "full",
-        counter: CostCounter | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Adjoint-state FWI gradients and relative misfits at ``v`` for records ``(B, *record_shape)``.
 
         Returns ``g`` ``(B, nx, nz)`` (detached) and ``μ = ‖F(v) − d‖ / ‖d‖`` ``(B,)``. ``memory``
-        is the wavefield storage (:class:`~geolearn.wave.WaveModeling`); ``counter`` receives the
-        gradient count.
+        is the wavefield storage (:class:`~geolearn.wave.WaveModeling`). Each gradient is one
+        forward and one adjoint solve per shot (``memory="full"``; checkpointing adds the
+        recomputed forward: 3), as the cost ledger (:mod:`geolearn.ledger`) counts them.
         """
         grads, misfits = [], []
         for b in range(v.shape[0]):
             d = observed[b].detach()
             f, g = fwi_objective(v[b].detach(), geometry, d, memory=memory)
-            if counter is not None:
-                counter.add_gradient(1, geometry.n_shots)
             grads.append(g)
             misfits.append(torch.sqrt(2 * f.detach().double()) / d.double().norm())
         return torch.stack(grads), torch.stack(misfits).to(v.dtype)
@@ -199,17 +197,13 @@ class LearnedFWI(nn.Module):
         v: torch.Tensor,
         observed: torch.Tensor,
         geometry: Geometry,
-        *,
-        counter: CostCounter | None = None,
     ) -> torch.Tensor:
-        """Relative misfits ``‖F(v) − d‖ / ‖d‖`` ``(B,)`` by forward modelling only (one per model)."""
+        """Relative misfits ``‖F(v) − d‖ / ‖d‖`` ``(B,)`` by forward modelling only (one solve per shot and model)."""
         F = WaveModeling(geometry.model, geometry)
         out = []
         with torch.no_grad():
             for b in range(v.shape[0]):
                 out.append((F(v[b]) - observed[b]).double().norm() / observed[b].double().norm())
-                if counter is not None:
-                    counter.add_forward(1, geometry.n_shots)
         return torch.stack(out).to(v.dtype)
 
     def forward(
@@ -221,15 +215,16 @@ class LearnedFWI(nn.Module):
         n_layers: int | None = None,
         safeguard: bool = True,
         memory: str = "full",
-        counter: CostCounter | None = None,
     ) -> torch.Tensor:
         """Run ``n_layers`` (default all) layers from ``v0`` ``(B, nx, nz)`` (m/s) on records
         ``(B, n_shots, n_rec, nt)`` of ``geometry``; returns ``(B, nx, nz)`` in m/s.
 
         With ``safeguard`` the result is, per model, the iterate ``v_0 … v_K`` (the start included)
         that explains the data best, so it never fits them worse than ``v0``. The misfits of the
-        iterates come with the gradients; the last one costs a forward modelling. Cost per model:
-        one gradient per layer, plus one forward modelling with ``safeguard``.
+        iterates come with the gradients; the last one costs a forward modelling. Cost per model
+        (measure it with :func:`geolearn.ledger.count_solves`): one gradient per layer (2 solves
+        per shot with ``memory="full"``), plus one forward modelling (1 solve per shot) with
+        ``safeguard``; compared with :func:`~geolearn.learned_inversion.gd_fwi` at equal gradients.
         """
         shape = geometry.model.shape
         if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
@@ -241,14 +236,14 @@ class LearnedFWI(nn.Module):
         depths = grid_depths(geometry)
         n = self.n_layers if n_layers is None else n_layers
         v = best = v0
-        g, misfit = self.gradients(v, observed, geometry, memory=memory, counter=counter)
+        g, misfit = self.gradients(v, observed, geometry, memory=memory)
         best_misfit = misfit
         for k in range(n):
             v = self.layer(k, v, g, misfit, depths)
             if k + 1 < n:
-                g, misfit = self.gradients(v, observed, geometry, memory=memory, counter=counter)
+                g, misfit = self.gradients(v, observed, geometry, memory=memory)
             elif safeguard:
-                misfit = self.misfits(v, observed, geometry, counter=counter)
+                misfit = self.misfits(v, observed, geometry)
             if safeguard:
                 best, best_misfit = best_iterate(v, misfit, best, best_misfit)
         return best if safeguard else v
@@ -274,12 +269,12 @@ def fwi_training_loss(
     data_weight: float = 0.0,
     *,
     memory: str = "full",
-    counter: CostCounter | None = None,
 ) -> torch.Tensor:
     """Loss of layer ``k`` on cached ``(v_k, g_k, μ_k)`` of ``geometry``: model MSE / std² plus a data term.
 
     ``loss = mean((v_{k+1} − v*)²)/σ² + w · Σ_b ½‖F(v_{k+1}) − d_b‖² / ‖d_b‖²`` with ``σ`` the
-    model normalisation; the data term back-propagates through ``F`` (adjoint state).
+    model normalisation; the data term back-propagates through ``F`` (adjoint state: a forward
+    and an adjoint solve per shot and model, as a gradient).
     """
     v_next = net.layer(k, v, g, misfit, grid_depths(geometry))
     loss = (v_next - v_true).pow(2).mean() / net.v_scale[1] ** 2
@@ -289,8 +284,6 @@ def fwi_training_loss(
         F = WaveModeling(geometry.model, geometry, memory=memory)
         for b in range(v.shape[0]):
             r = F(v_next[b]) - observed[b]
-            if counter is not None:
-                counter.add_gradient(1, geometry.n_shots)
             loss = loss + data_weight * 0.5 * r.pow(2).sum() / observed[b].pow(2).sum()
     return loss
 
@@ -308,7 +301,6 @@ def train_learned_fwi(
     seed: int = 0,
     progress: bool = True,
     memory: str = "full",
-    counter: CostCounter | None = None,
 ) -> dict[str, Any]:
     """Greedy layer-wise training (module docstring) on one acquisition: ``K·N`` FWI gradients in total.
 
@@ -323,20 +315,45 @@ def train_learned_fwi(
         Records of the true models.
     steps_per_layer, lr, batch_size, seed, progress
         Adam settings per layer; ``progress=False`` silences tqdm.
-    memory, counter
-        Wavefield storage and cost counter of the gradients.
+    memory : str
+        Wavefield storage of the gradients.
 
     Returns
     -------
     dict
-        ``{"loss": [[per-step losses of layer k] ...], "gradients": int, "cache_bytes": [bytes of
-        the (v_k, g_k, μ_k) held while layer k trains ...]}``.
+        ``{"loss": [[per-step losses of layer k] ...], "gradients": int, "solves": float,
+        "cache_bytes": [bytes of the (v_k, g_k, μ_k) held while layer k trains ...]}``;
+        ``solves`` are the wave-equation solves of the training, measured with the cost ledger
+        (:func:`geolearn.ledger.count_solves`): ``K·N`` gradients of 2 solves per shot each
+        (``memory="full"``), nothing else (the layers train on the cached gradients).
     """
+    with ledger.count_solves() as cost:
+        history = _train_layers(net, geometry, v_init, observed, v_true, steps_per_layer=steps_per_layer,
+                                lr=lr, batch_size=batch_size, seed=seed, progress=progress, memory=memory)  # fmt: skip
+    history["solves"] = cost.solves
+    return history
+
+
+def _train_layers(
+    net: LearnedFWI,
+    geometry: Geometry,
+    v_init: torch.Tensor,
+    observed: torch.Tensor,
+    v_true: torch.Tensor,
+    *,
+    steps_per_layer: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool,
+    memory: str,
+) -> dict[str, Any]:
+    """The greedy loop of :func:`train_learned_fwi` (its history, less the solves)."""
     gen = torch.Generator().manual_seed(seed)
     history: dict[str, Any] = {"loss": [], "cache_bytes": [], "gradients": 0}
     depths = grid_depths(geometry)
     v = v_init.to(net.raw_step.dtype)
-    g, misfit = net.gradients(v, observed, geometry, memory=memory, counter=counter)
+    g, misfit = net.gradients(v, observed, geometry, memory=memory)
     history["gradients"] += v.shape[0]
     for k in range(net.n_layers):
         history["cache_bytes"].append(sum(t.element_size() * t.numel() for t in (v, g, misfit)))
@@ -361,6 +378,6 @@ def train_learned_fwi(
             break
         with torch.no_grad():
             v = net.layer(k, v, g, misfit, depths)
-        g, misfit = net.gradients(v, observed, geometry, memory=memory, counter=counter)
+        g, misfit = net.gradients(v, observed, geometry, memory=memory)
         history["gradients"] += v.shape[0]
     return history

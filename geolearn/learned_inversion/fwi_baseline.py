@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from geolearn import ledger
 from geolearn.errors import ConfigError
-from geolearn.learned_inversion.metrics import CostCounter
 from geolearn.wave import Geometry, WaveModeling, fwi_objective
 
-__all__ = ["armijo_step", "gd_fwi"]
+__all__ = ["GradientDescentRun", "armijo_step", "gd_fwi"]
+
+
+@dataclass
+class GradientDescentRun:
+    """Result of :func:`gd_fwi`.
+
+    Attributes
+    ----------
+    velocity : Tensor ``(B, nx, nz)``, m/s.
+    gradients : int
+        Adjoint-state gradients computed, all models together (``B · n_gradients``).
+    solves : float
+        Wave-equation solves performed, all models together, measured with the cost ledger
+        (:func:`geolearn.ledger.count_solves`): 2 per shot and gradient (``memory="full"``;
+        3 checkpointed) plus 1 per shot and line-search trial.
+    """
+
+    velocity: torch.Tensor
+    gradients: int
+    solves: float
 
 
 def gd_fwi(
@@ -19,39 +41,42 @@ def gd_fwi(
     *,
     step: float = 50.0,
     max_trials: int = 6,
-    counter: CostCounter | None = None,
     memory: str = "full",
-) -> torch.Tensor:
+) -> GradientDescentRun:
     """Classical FWI baseline: normalised gradient descent with a backtracking (Armijo) line search.
 
     ``v ← v − α g / max|g|`` with ``α`` (m/s) starting at twice the last accepted step (first:
-    ``step``) and halved until the misfit decreases sufficiently (each trial one forward
-    modelling, counted in ``counter.forward``). Per model of the batch.
+    ``step``) and halved until the misfit decreases sufficiently (:func:`armijo_step`, each trial
+    one forward modelling). Per model of the batch. Learned FWI is compared with it at equal
+    numbers of gradients; the solves (:attr:`GradientDescentRun.solves`) add the line searches.
 
     Parameters
     ----------
     v0 : Tensor ``(B, nx, nz)`` in m/s.
     observed : Tensor ``(B, n_shots, n_rec, nt)``.
     n_gradients : int
-        Gradient evaluations (iterations).
+        Gradient evaluations (iterations) per model.
+    step, max_trials
+        First ``α`` (m/s) and trials per line search.
+    memory : str
+        Wavefield storage of the gradients (:class:`~geolearn.wave.WaveModeling`).
 
     Returns
     -------
-    Tensor ``(B, nx, nz)``.
+    GradientDescentRun
     """
     if n_gradients < 1 or not step > 0:
         raise ConfigError(f"need n_gradients >= 1 and step > 0 m/s, got {n_gradients}, {step}")
-    counter = counter if counter is not None else CostCounter()
     F = WaveModeling(geometry.model, geometry)
     out = []
-    for b in range(v0.shape[0]):
-        v, d, alpha = v0[b].detach().clone(), observed[b], float(step)
-        for _ in range(n_gradients):
-            f, g = fwi_objective(v, geometry, d, memory=memory)
-            counter.add_gradient(1, geometry.n_shots)
-            v, _, alpha = armijo_step(v, float(f), g, d, F, alpha, max_trials=max_trials, counter=counter)
-        out.append(v)
-    return torch.stack(out)
+    with ledger.count_solves() as cost:
+        for b in range(v0.shape[0]):
+            v, d, alpha = v0[b].detach().clone(), observed[b], float(step)
+            for _ in range(n_gradients):
+                f, g = fwi_objective(v, geometry, d, memory=memory)
+                v, _, alpha = armijo_step(v, float(f), g, d, F, alpha, max_trials=max_trials)
+            out.append(v)
+    return GradientDescentRun(torch.stack(out), v0.shape[0] * n_gradients, cost.solves)
 
 
 def armijo_step(
@@ -63,12 +88,12 @@ def armijo_step(
     step: float,
     *,
     max_trials: int = 6,
-    counter: CostCounter | None = None,
 ) -> tuple[torch.Tensor, float, float]:
     """One normalised gradient step with backtracking: the line search of :func:`gd_fwi`.
 
     Tries ``v − α g / max|g|`` with ``α = 2·step`` (m/s), halving ``α`` until
-    ``½‖F(trial) − d‖² ≤ f + 10⁻⁴ α ⟨g, direction⟩``; each trial is one forward modelling.
+    ``½‖F(trial) − d‖² ≤ f + 10⁻⁴ α ⟨g, direction⟩``; each trial is one forward modelling (one
+    solve per shot in the cost ledger, :mod:`geolearn.ledger`).
 
     Parameters
     ----------
@@ -83,8 +108,6 @@ def armijo_step(
         The last accepted ``α`` (m/s); the search starts at twice it.
     max_trials : int
         Trials before giving up (the model then stays where it is).
-    counter : CostCounter, optional
-        Receives one forward per trial.
 
     Returns
     -------
@@ -101,8 +124,6 @@ def armijo_step(
         trial = v + alpha * direction
         with torch.no_grad():
             f_trial = 0.5 * float((modeling(trial) - observed).double().pow(2).sum())
-        if counter is not None:
-            counter.add_forward(1, modeling.geometry.n_shots)
         if f_trial <= objective + 1e-4 * alpha * slope:
             return trial, f_trial, alpha
         alpha /= 2

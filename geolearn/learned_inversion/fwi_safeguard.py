@@ -10,11 +10,13 @@ backtracking (Armijo) line search of :func:`~geolearn.learned_inversion.gd_fwi`,
 rejected, the result is exactly gradient descent with ``K`` gradients (the step ``α`` is carried
 from layer to layer as :func:`gd_fwi` carries it).
 
-Cost per model (counted in a :class:`~geolearn.learned_inversion.CostCounter`): the ``K``
-gradients of the learned scheme (``F(v_L)`` comes with the next layer's gradient), the line
-search's forward modellings (one per trial, at least one per layer; skipped where ``v_L`` already
-explains the data to the noise level), one forward modelling to check the last layer, and one
-more gradient at ``v_C`` for every rejection before the last layer.
+Cost per model, in wave-equation solves measured with the cost ledger (:mod:`geolearn.ledger`,
+:attr:`SafeguardedFWIRun.solves`): the ``K`` gradients of the learned scheme (2 solves per shot
+each with ``memory="full"``; ``F(v_L)`` comes with the next layer's gradient), the line search's
+forward modellings (1 solve per shot and trial, at least one trial per layer; skipped where
+``v_L`` already explains the data to the noise level), one forward modelling to check the last
+layer, and one more gradient at ``v_C`` for every rejection before the last layer. Where every
+update is rejected that is :func:`~geolearn.learned_inversion.gd_fwi`'s solves plus ``2(K − 1) + 1`` per shot.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from dataclasses import dataclass
 
 import torch
 
+from geolearn import ledger
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned_inversion.fwi import LearnedFWI, grid_depths
 from geolearn.learned_inversion.fwi_baseline import armijo_step
-from geolearn.learned_inversion.metrics import CostCounter
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.wave import Geometry, WaveModeling
 
@@ -46,11 +48,15 @@ class SafeguardedFWIRun:
     velocity : Tensor ``(B, nx, nz)``, m/s.
     accepted : Tensor ``(B, K)`` bool — layer ``k`` kept the learned update of model ``b``.
     misfit : Tensor ``(B, K + 1)`` float64 — ``‖F(v_k) − d‖ / ‖d‖`` at the start and after each layer.
+    solves : float
+        Wave-equation solves performed, all models together (measured with
+        :func:`geolearn.ledger.count_solves`; see the module docstring).
     """
 
     velocity: torch.Tensor
     accepted: torch.Tensor
     misfit: torch.Tensor
+    solves: float
 
 
 def safeguarded_fwi(
@@ -64,7 +70,6 @@ def safeguarded_fwi(
     step: float = 50.0,
     max_trials: int = 6,
     memory: str = "full",
-    counter: CostCounter | None = None,
 ) -> SafeguardedFWIRun:
     """Run learned FWI from ``v0`` with every layer checked against a line-searched gradient step.
 
@@ -84,26 +89,42 @@ def safeguarded_fwi(
         First ``α`` (m/s) and trials of the line search, as :func:`gd_fwi`.
     memory : str
         Wavefield storage of the gradients.
-    counter : CostCounter, optional
-        Receives gradients and forward modellings.
     """
     n = _check(net, v0, observed, geometry, safeguard, n_layers)
-    counter = counter if counter is not None else CostCounter()
+    with ledger.count_solves() as cost:
+        v, accepted, misfits = _guarded_layers(
+            net, v0, observed, geometry, safeguard, n, step, max_trials, memory
+        )
+    return SafeguardedFWIRun(v, accepted, misfits, cost.solves)
+
+
+def _guarded_layers(
+    net: LearnedFWI,
+    v0: torch.Tensor,
+    observed: torch.Tensor,
+    geometry: Geometry,
+    safeguard: DataSafeguard,
+    n: int,
+    step: float,
+    max_trials: int,
+    memory: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The layers of :func:`safeguarded_fwi` (checked inputs): velocity, accepted, misfit."""
     F = WaveModeling(geometry.model, geometry)
     depths = grid_depths(geometry)
     d_norm = observed.detach().double().flatten(1).norm(dim=1)
     floor = safeguard.floor(d_norm)
     v = v0.detach().to(net.raw_step.dtype)
-    g, mu = net.gradients(v, observed, geometry, memory=memory, counter=counter)
+    g, mu = net.gradients(v, observed, geometry, memory=memory)
     steps = [float(step)] * v.shape[0]
     accepted, misfits = [], [mu.double()]
     for k in range(n):
         with torch.no_grad():
             proposal = net.layer(k, v, g, mu, depths)
         if k + 1 < n:
-            g_l, mu_l = net.gradients(proposal, observed, geometry, memory=memory, counter=counter)
+            g_l, mu_l = net.gradients(proposal, observed, geometry, memory=memory)
         else:
-            g_l, mu_l = g, net.misfits(proposal, observed, geometry, counter=counter)
+            g_l, mu_l = g, net.misfits(proposal, observed, geometry)
         keep = torch.zeros(v.shape[0], dtype=torch.bool)
         v_next, g_next, mu_next = proposal.clone(), g_l.clone(), mu_l.clone()
         for b in range(v.shape[0]):
@@ -112,8 +133,7 @@ def safeguarded_fwi(
                 keep[b] = True
                 continue
             f_b = 0.5 * float(mu[b].double() * d_norm[b]) ** 2
-            v_c, f_c, steps[b] = armijo_step(v[b], f_b, g[b], observed[b], F, steps[b],
-                                             max_trials=max_trials, counter=counter)  # fmt: skip
+            v_c, f_c, steps[b] = armijo_step(v[b], f_b, g[b], observed[b], F, steps[b], max_trials=max_trials)
             keep[b] = bool(
                 safeguard.accept(learned[None], torch.tensor([math.sqrt(2 * f_c)]), d_norm[b : b + 1])[0]
             )
@@ -121,9 +141,7 @@ def safeguarded_fwi(
                 continue
             v_next[b] = v_c
             if k + 1 < n:
-                g_c, mu_c = net.gradients(
-                    v_c[None], observed[b : b + 1], geometry, memory=memory, counter=counter
-                )
+                g_c, mu_c = net.gradients(v_c[None], observed[b : b + 1], geometry, memory=memory)
                 g_next[b], mu_next[b] = g_c[0], mu_c[0]
             else:
                 mu_next[b] = math.sqrt(2 * f_c) / float(d_norm[b])
@@ -133,7 +151,7 @@ def safeguarded_fwi(
         v, g, mu = v_next, g_next, mu_next
         accepted.append(keep)
         misfits.append(mu.double())
-    return SafeguardedFWIRun(v, torch.stack(accepted, 1), torch.stack(misfits, 1))
+    return v, torch.stack(accepted, 1), torch.stack(misfits, 1)
 
 
 def _check(

@@ -33,9 +33,11 @@ noise)``; otherwise it takes the classical ``x_k + δ_k``. Both residuals are kn
 one is ``r_k + J δ_k`` (a combination of ``q_k`` and ``r_k − r_{k−1}``), the learned one is the
 next layer's residual. It can be switched on at inference only.
 
-Cost (count with :class:`~geolearn.learned_inversion.metrics.CountingOperator`), per sample: a
-``K``-layer call costs ``3K − 1`` J/Jᵀ applications (``K`` Jᵀ, ``2K − 1`` J), ``3K`` with the
-safeguard (the last layer's check needs its residual). Compare: ``n`` CG iterations cost
+Cost, per sample, in J/Jᵀ applications (``J.applications``, which every LinearOperator counts;
+the solves they cost are in the cost ledger, :mod:`geolearn.ledger`: one per shot and application
+for a :class:`~geolearn.wave.BornOperator` that keeps its backgrounds): a ``K``-layer call costs
+``3K − 1`` applications (``K`` Jᵀ, ``2K − 1`` J), ``3K`` with the safeguard (the last layer's check
+needs its residual). Equal cost below means equal applications: ``n`` CG iterations cost
 ``2n + 1``, a ``K``-layer :func:`~geolearn.learned_inversion.learned_lsrtm` ``2K − 1`` plus 16 once
 per operator (its step unit ``1/L``).
 """

@@ -31,9 +31,11 @@ thresholds and an optional :class:`ImageCorrection` per layer), :func:`train_lea
 error plus optionally the data misfit, :func:`lsrtm_loss`), :func:`cg_lsrtm` (the classical
 baseline). Plug-and-play and DEQ variants are in :mod:`~geolearn.learned_inversion.pnp`.
 
-Cost: wrap ``J`` in :class:`~geolearn.learned_inversion.metrics.CountingOperator` to count J/Jᵀ. A
-``K``-layer learned LSRTM costs ``2K − 1`` applications per sample from ``x₀ = 0`` (``J·0`` is
-skipped), like ``K − 1`` CG iterations (``2n + 1`` for ``n``), plus 16 once per operator for ``L``.
+Cost, in J/Jᵀ applications (``J.applications``, counted by every LinearOperator; the solves
+they cost are in the cost ledger, :mod:`geolearn.ledger`). A ``K``-layer learned LSRTM costs
+``2K − 1`` applications per sample from ``x₀ = 0`` (``J·0`` is answered without a solve and not
+counted), like ``K − 1`` CG iterations (``2n + 1`` for ``n``): equal cost means equal
+applications; plus 16 once per operator for ``L``.
 """
 
 from __future__ import annotations
@@ -338,8 +340,9 @@ def train_learned_lsrtm(
 def cg_lsrtm(J: LinearOperator, y: torch.Tensor, n_iter: int) -> torch.Tensor:
     """Classical LSRTM: ``n_iter`` conjugate-gradient iterations on ``JᵀJ x = Jᵀy`` from zero.
 
-    Costs ``2 n_iter + 1`` applications (Jᵀy, then one J and one Jᵀ per iteration; ``J 0`` is
-    free through :class:`~geolearn.learned_inversion.metrics.CountingOperator`). Returns ``(B, nx, nz)``.
+    Costs ``2 n_iter + 1`` applications (Jᵀy, then one J and one Jᵀ per iteration; ``J 0`` of the
+    zero start is answered without running ``J`` and not counted in ``J.applications``).
+    Returns ``(B, nx, nz)``.
     """
     if n_iter < 1:
         raise ConfigError(f"n_iter must be >= 1, got {n_iter}")

@@ -1,14 +1,16 @@
-"""Quality, misfit, cost and memory measures for comparing learned and classical inversion.
+"""Quality, misfit and memory measures for comparing learned and classical inversion.
 
 - :func:`psnr`, :func:`ssim` (Gaussian window, computed in torch): image / model quality against
   a reference, per sample for ``(B, nx, nz)`` batches.
 - :func:`high_pass`, :func:`band_limited_psnr`: the band Born imaging can recover: image and
   reference minus their Gaussian smoothing over a length in metres, compared alike.
 - :func:`data_misfit`: ``½‖d − d_obs‖²`` and the relative misfit.
-- :class:`CostCounter` and :class:`CountingOperator`: count Born (J), adjoint (Jᵀ), nonlinear
-  forward (F) and gradient evaluations, and the wave-equation solves they cost.
 - :func:`peak_memory`: peak bytes of the torch CPU allocator (torch profiler) and of the Python
   heap including NumPy (tracemalloc) while a function runs.
+
+Cost is not measured here: every :class:`~geolearn.operators.LinearOperator` counts its own
+applications (``J.applications``) and the wave-equation solves actually performed are in the
+cost ledger (:func:`geolearn.ledger.count_solves`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import math
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,11 +28,8 @@ from scipy.ndimage import gaussian_filter
 from torch.profiler import ProfilerActivity, profile
 
 from geolearn.errors import ConfigError, ShapeError
-from geolearn.operators import LinearOperator
 
 __all__ = [
-    "CostCounter",
-    "CountingOperator",
     "PeakMemory",
     "band_limited_psnr",
     "data_misfit",
@@ -229,105 +228,6 @@ def relative_misfit(predicted: torch.Tensor, observed: torch.Tensor) -> torch.Te
     if bool((norm_obs == 0).any()):
         raise ValueError("an observed record is identically zero; its relative misfit is undefined")
     return (predicted - observed).detach().double().flatten(1).norm(dim=1) / norm_obs
-
-
-@dataclass
-class CostCounter:
-    """Operator applications and wave-equation solves, summed over samples and shots.
-
-    Attributes
-    ----------
-    born : int
-        Born applications ``J x`` (one per sample).
-    born_adjoint : int
-        Adjoint applications ``Jᵀ y`` (one per sample).
-    forward : int
-        Nonlinear modellings ``F(v)`` (one per model, e.g. line-search trials).
-    gradient : int
-        Adjoint-state FWI gradients (one per model; each a forward plus an adjoint per shot).
-    solves : int
-        Wave-equation solves: J costs one Born solve per shot; Jᵀ one adjoint solve per shot and
-        sample plus one background forward per shot per call (BornOperator re-runs it); F one
-        forward per shot; a gradient one forward and one adjoint per shot.
-    """
-
-    born: int = 0
-    born_adjoint: int = 0
-    forward: int = 0
-    gradient: int = 0
-    solves: int = 0
-
-    def add_born(self, n_samples: int, n_shots: int) -> None:
-        self.born += n_samples
-        self.solves += n_samples * n_shots
-
-    def add_born_adjoint(self, n_samples: int, n_shots: int) -> None:
-        self.born_adjoint += n_samples
-        self.solves += (n_samples + 1) * n_shots
-
-    def add_forward(self, n_models: int, n_shots: int) -> None:
-        self.forward += n_models
-        self.solves += n_models * n_shots
-
-    def add_gradient(self, n_models: int, n_shots: int) -> None:
-        self.gradient += n_models
-        self.solves += 2 * n_models * n_shots
-
-    @property
-    def applications(self) -> int:
-        """``born + born_adjoint``: the J/Jᵀ count compared at equal cost."""
-        return self.born + self.born_adjoint
-
-    def reset(self) -> None:
-        self.born = self.born_adjoint = self.forward = self.gradient = self.solves = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-class CountingOperator(LinearOperator):
-    """Wrap a LinearOperator to count its applications in a :class:`CostCounter`.
-
-    Applications to an all-zero batch are answered with zeros without calling the wrapped
-    operator (exact for a linear map, and not counted): the first layer of an unrolled scheme
-    started from ``x = 0`` then costs no Born solve. Backward passes through autograd call the
-    wrapped adjoint/forward and are counted like any application.
-
-    Parameters
-    ----------
-    op : LinearOperator
-        E.g. a :class:`~geolearn.wave.BornOperator`.
-    counter : CostCounter, optional
-        Shared counter (a new one by default).
-    n_shots : int, optional
-        Shots per application for the solve count (default ``op.geometry.n_shots`` when the
-        operator has a geometry, else 1).
-    """
-
-    def __init__(self, op: LinearOperator, counter: CostCounter | None = None, n_shots: int | None = None):
-        super().__init__(op.domain_shape, op.range_shape, dtype=op.dtype, device=op.device)
-        self.op = op
-        self.counter = counter if counter is not None else CostCounter()
-        geometry = getattr(op, "geometry", None)
-        self.n_shots = int(n_shots if n_shots is not None else (geometry.n_shots if geometry else 1))
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not bool(x.any()):
-            return x.new_zeros((x.shape[0], *self.range_shape))
-        self.counter.add_born(x.shape[0], self.n_shots)
-        return self.op._forward(x)
-
-    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        if not bool(y.any()):
-            return y.new_zeros((y.shape[0], *self.domain_shape))
-        self.counter.add_born_adjoint(y.shape[0], self.n_shots)
-        return self.op._adjoint(y)
-
-    def __getattr__(self, name: str) -> Any:
-        # Geometry, model and other attributes of the wrapped operator stay reachable.
-        if name == "op":
-            raise AttributeError(name)
-        return getattr(self.op, name)
 
 
 @dataclass
