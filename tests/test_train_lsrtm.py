@@ -22,7 +22,8 @@ from geolearn.imaging import ShotProblem, model_survey, problem_from_survey
 from geolearn.io import write_model
 from geolearn.learned_inversion import DataSafeguard, LearnedGradientLSRTM, learned_lsrtm
 from geolearn.learned_inversion import survey_training as st
-from geolearn.learned_inversion.persistence import learned_migrate, load_learned, save_learned
+from geolearn.learned_inversion.migration import learned_migrate
+from geolearn.learned_inversion.persistence import load_learned, save_learned
 from geolearn.learned_inversion.survey_training import SurveyTraining, train_for_survey
 from geolearn.operators import Convolution2D
 from geolearn.runs.train_config import load_train_config

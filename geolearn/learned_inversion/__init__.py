@@ -74,11 +74,11 @@ from geolearn.learned_inversion.metrics import (
     relative_misfit,
     ssim,
 )
+from geolearn.learned_inversion.migration import learned_migrate
 from geolearn.learned_inversion.persistence import (
     LoadedNetwork,
     OutsideTrainingWarning,
     check_transfer,
-    learned_migrate,
     load_learned,
     save_learned,
 )

@@ -21,10 +21,8 @@ band outside the training ones is allowed, but changes what the convolutions see
 grid cells, and the image's wavenumbers follow the band), so it is reported twice: a log record
 on ``geolearn.learned_inversion.persistence`` and a :class:`OutsideTrainingWarning`. Other
 differences (acquisition, background, grid size, absorbing layer) are what the call-time
-operator is for and pass silently. :func:`learned_migrate` builds the Born operator of the
-user's survey and velocity and applies the network, a learned gradient network by default with
-its :class:`~geolearn.learned_inversion.DataSafeguard` (noise level 0: every layer fits the data
-at least as well as the CG step it replaces).
+operator is for and pass silently. Applying a network to a survey is
+:func:`geolearn.learned_inversion.migration.learned_migrate`.
 """
 
 from __future__ import annotations
@@ -43,11 +41,10 @@ from torch import nn
 
 from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError
-from geolearn.imaging import ShotProblem, resolve_survey
+from geolearn.imaging import ShotProblem
 from geolearn.learned.cnn import ACTIVATIONS
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
-from geolearn.learned_inversion.safeguard import DataSafeguard
-from geolearn.wave import BornOperator, Geometry, WaveModeling
+from geolearn.wave import Geometry
 
 __all__ = [
     "KINDS",
@@ -57,7 +54,6 @@ __all__ = [
     "check_transfer",
     "frequency_band",
     "learned_gradient_hyper",
-    "learned_migrate",
     "load_learned",
     "save_learned",
 ]
@@ -66,7 +62,6 @@ logger = logging.getLogger("geolearn.learned_inversion.persistence")
 
 KINDS = ("learned_lsrtm", "learned_gradient", "learned_fwi")
 #: Kinds that image a survey with its Born operator (:func:`learned_migrate`).
-MIGRATION_KINDS = ("learned_lsrtm", "learned_gradient")
 FORMAT_VERSION = 2
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: Relative slack before a spacing or band edge counts as outside the training range.
@@ -363,88 +358,3 @@ def load_learned(
         ) from exc
     net = net.to(device=device, dtype=dtype or saved_dtype).eval()
     return LoadedNetwork(net, kind, hyper, TrainingDomain.from_dict(payload["training"]))
-
-
-def learned_migrate(
-    survey: Any,
-    velocity: Any,
-    weights_path: str | os.PathLike[str],
-    *,
-    spacing: tuple[float, float] | None = None,
-    subtract_direct: bool = True,
-    safeguard: DataSafeguard | bool | None = None,
-    **survey_kwargs: Any,
-) -> np.ndarray:
-    """Image a survey with a trained learned-LSRTM network (the ``geolearn migrate --method learned`` path).
-
-    The Born operator of the survey's acquisition and ``velocity`` (all shots, unencoded) is built
-    and given to the network, whichever kind the file holds (``"learned_gradient"`` or
-    ``"learned_lsrtm"``); any acquisition and background may be used. A grid spacing or frequency
-    band outside the training ones is reported by :func:`check_transfer`.
-
-    Parameters
-    ----------
-    survey : SurveyResult, (ShotProblem, records), geolearn.io.Survey or SEG-Y path
-        Anything :func:`~geolearn.imaging.resolve_survey` accepts.
-    velocity : array, tensor, VelocityModel or path
-        Migration (background) velocity in m/s on the survey grid ``(nx, nz)``.
-    weights_path : path-like
-        File written by :func:`save_learned` with kind ``"learned_gradient"`` or ``"learned_lsrtm"``.
-    spacing : (dx, dz), optional
-        Grid spacing in metres when ``velocity`` is a bare array.
-    subtract_direct : bool
-        Subtract the records modelled in the background velocity (direct wave and smooth-model
-        arrivals) so that the network sees scattered (Born-like) data, as in training.
-    safeguard : DataSafeguard, bool or None
-        Learned gradient networks only. None (default) or True: ``DataSafeguard()`` (noise level
-        0), so every layer keeps its learned update only where it fits the data at least as well
-        as the CG step it replaces (one more J per call, ``3K`` instead of ``3K − 1``): field data
-        are never quite like the training data. A DataSafeguard: that one (e.g. with the data's
-        noise level); False: none. The unrolled ISTA network has no safeguard (True or a
-        DataSafeguard is refused).
-    **survey_kwargs
-        Passed to :func:`~geolearn.imaging.resolve_survey` (e.g. ``f0``).
-
-    Returns
-    -------
-    ndarray
-        Image ``(nx, nz)`` float64: the estimated velocity perturbation in m/s.
-    """
-    loaded = load_learned(weights_path)
-    if loaded.kind not in MIGRATION_KINDS:
-        raise ConfigError(
-            f"{weights_path} holds a {loaded.kind} network; migration needs one of {MIGRATION_KINDS}"
-        )
-    guard = _safeguard(loaded.kind, safeguard)
-    problem, observed, vp = resolve_survey(survey, velocity, spacing, **survey_kwargs)
-    model, geometry = problem.to_wave()
-    net = loaded.net.to(model.dtype)
-    check_transfer(loaded.training, geometry)
-    v = torch.as_tensor(vp, dtype=model.dtype)
-    J = BornOperator(model, geometry, v)
-    y = torch.as_tensor(observed, dtype=model.dtype)
-    with torch.no_grad():
-        if subtract_direct:
-            y = y - WaveModeling(model, geometry)(v)
-        if guard is None:
-            return net(y[None], J)[0].double().numpy()
-        run = net.run(y[None], J, safeguard=guard)
-    kept = run.accepted[0].tolist()
-    logger.info("safeguard kept the learned update in %d of %d layers (%s); misfit %s", sum(kept), len(kept),
-                kept, [round(float(m), 4) for m in run.misfit[0]])  # fmt: skip
-    return run.image[0].double().numpy()
-
-
-def _safeguard(kind: str, safeguard: DataSafeguard | bool | None) -> DataSafeguard | None:
-    """The safeguard ``learned_migrate`` applies to a network of ``kind`` (see its docstring)."""
-    if safeguard is not None and not isinstance(safeguard, (bool, DataSafeguard)):
-        raise ConfigError(f"safeguard must be None, True, False or a DataSafeguard, got {safeguard!r}")
-    if kind == "learned_lsrtm":
-        if safeguard is True or isinstance(safeguard, DataSafeguard):
-            raise ConfigError(
-                "the unrolled ISTA network (learned_lsrtm) has no data safeguard; pass safeguard=None"
-            )
-        return None
-    if safeguard is False:
-        return None
-    return safeguard if isinstance(safeguard, DataSafeguard) else DataSafeguard()
