@@ -5,11 +5,12 @@ and numbers) that reads its inputs from the work directory, writes its outputs t
 :func:`geolearn.atomic.atomic_path`) and returns a JSON-able dict, so that tasks run in spawned
 worker processes and a killed run leaves everything that finished.
 
-Cost accounting: ``CountingOperator`` counts J/Jᵀ applications per model (the currency of the
-LSRTM comparison); ``BornOperator.performance`` counts the propagations the kernels actually ran
-(the wall-time model). For shot-subsampled LSRTM an application on ``s`` of ``n`` shots counts as
-``s / n`` of a full one. FWI cost is in wave-equation solves (``CostCounter.solves``: a gradient
-is a forward and an adjoint per shot, a line-search trial a forward per shot).
+Cost accounting: every operator counts its own J/Jᵀ applications (``J.applications``, per model:
+the currency of the LSRTM comparison); ``BornOperator.performance`` counts the propagations the
+kernels actually ran (the wall-time model). For shot-subsampled LSRTM an application on ``s`` of
+``n`` shots counts as ``s / n`` of a full one. Wave-equation solves are measured with the cost
+ledger (``geolearn.ledger.count_solves``); FWI is compared at equal solves (a gradient is a
+forward and an adjoint per shot, a line-search trial a forward per shot).
 """
 
 from __future__ import annotations
@@ -23,19 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from geolearn import ledger
 from geolearn.atomic import atomic_path
 from geolearn.learned import Trainer
 from geolearn.learned_inversion.fwi import LearnedFWI, grid_depths, train_learned_fwi
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
 from geolearn.learned_inversion.lsrtm import cg_lsrtm, learned_lsrtm, lsrtm_loss
-from geolearn.learned_inversion.metrics import (
-    CostCounter,
-    CountingOperator,
-    band_limited_psnr,
-    psnr,
-    relative_misfit,
-    ssim,
-)
+from geolearn.learned_inversion.metrics import band_limited_psnr, psnr, relative_misfit, ssim
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.operators import DCT2, LinearOperator, operator_norm
 from geolearn.solvers import ProjectedLBFGS, fista
@@ -173,8 +168,8 @@ class EncodedSampler:
     ``Σ_i w_i J_i x``, at one solve instead of ``n_shots``).
     """
 
-    def __init__(self, case: Case, pool: dict[str, torch.Tensor], drawn: DrawnOperator, J: CountingOperator):
-        self.case, self.drawn, self.J = case, drawn, J
+    def __init__(self, case: Case, pool: dict[str, torch.Tensor], drawn: DrawnOperator):
+        self.case, self.drawn = case, drawn
         self.velocity, self.backgrounds = pool["velocity"], pool["backgrounds"]  # (N, nx, nz), (N, L, nx, nz)
         self.started: list[float] = []
 
@@ -190,7 +185,7 @@ class EncodedSampler:
         self.drawn.draw(BornOperator(model, encoding.geometry, v0.float(), cache=TRAIN_CACHE_BYTES))
         x = (self.velocity[i] - v0).float()[None]
         with torch.no_grad():
-            y = self.J(x)
+            y = self.drawn(x)
         noise = torch.randn(y.shape, generator=gen, dtype=y.dtype)
         return y + self.case.noise * y.norm() / noise.norm() * noise, x
 
@@ -218,31 +213,30 @@ def train_lsrtm(case: Case, work: str, arch: str, seed: int, allowance_s: float)
     pool = load_tensors(work_dir / "lsrtm_pool.pt")
     survey = case.lsrtm
     geo = survey.geometry(survey.model(pool["backgrounds"][0, 0]))
-    drawn = DrawnOperator(survey.shape, (1, geo.max_receivers, geo.nt))
-    counter = CostCounter()
-    J = CountingOperator(drawn, counter, n_shots=1)
+    J = drawn = DrawnOperator(survey.shape, (1, geo.max_receivers, geo.nt))  # counts its J/Jᵀ per supershot
     net = lsrtm_network(arch, case, seed, float(pool["scale"]))
     ckpt = work_dir / f"train_{arch}_{seed}.pt"
     side = work_dir / f"train_{arch}_{seed}.json"
     trainer = Trainer(net, operator=J, lr=case.lr_lg if arch == "lg" else case.lr_ista, clip_norm=1.0,
                       batch_size=1, checkpoint_path=ckpt, checkpoint_every=5, progress=False,
                       seed=1000 + seed, loss=lsrtm_loss(J, case.data_weight))  # fmt: skip
-    sampler = EncodedSampler(case, pool, drawn, J)
+    sampler = EncodedSampler(case, pool, drawn)
     before = json.loads(side.read_text()) if side.exists() else {"seconds": 0.0, "per_step": {}}
-    trainer.fit(sampler, n_steps=min(3, case.max_steps))
-    step_s = (
-        sampler.step_seconds()
-        or before.get("step_s")
-        or (time.perf_counter() - start) / max(len(sampler.started), 1)
-    )
-    left = allowance_s - (time.perf_counter() - start)
-    n_steps = int(np.clip(trainer.step_count + left // step_s, case.min_steps, case.max_steps))
-    trainer.fit(sampler, n_steps=max(n_steps, trainer.step_count))
+    with ledger.count_solves() as cost:
+        trainer.fit(sampler, n_steps=min(3, case.max_steps))
+        step_s = (
+            sampler.step_seconds()
+            or before.get("step_s")
+            or (time.perf_counter() - start) / max(len(sampler.started), 1)
+        )
+        left = allowance_s - (time.perf_counter() - start)
+        n_steps = int(np.clip(trainer.step_count + left // step_s, case.min_steps, case.max_steps))
+        trainer.fit(sampler, n_steps=max(n_steps, trainer.step_count))
     drawn.draw(None)
     ran = len(sampler.started)
     per_step = before["per_step"]
     if ran:  # J/Jᵀ per step are the same every step: measured on the steps this process ran
-        per_step = {"applications": counter.applications / ran, "solves": counter.solves / ran,
+        per_step = {"applications": sum(J.applications.values()) / ran, "solves": cost.solves / ran,
                     "propagations": drawn.propagations / ran}  # fmt: skip
     out = {"arch": arch, "seed": seed, "steps": trainer.step_count, "steps_this_run": ran,
            "step_s": sampler.step_seconds() or step_s, "seconds": before["seconds"] + time.perf_counter() - start,
@@ -356,18 +350,15 @@ def lipschitz_estimate(case: Case, work: str, name: str, scale: float) -> dict:
     work_dir = Path(work)
     t = load_tensors(work_dir / f"lsrtm_test_{name}.pt")
     model = case.lsrtm.model(t["v0"])
-    counter = CostCounter()
-    J = CountingOperator(
-        BornOperator(model, case.lsrtm.geometry(model), t["v0"].float(), cache=None), counter
-    )
+    J = BornOperator(model, case.lsrtm.geometry(model), t["v0"].float(), cache=None)
     norm = operator_norm(J, max_iter=5, tol=1e-3, seed=0)
-    out = {"lipschitz": 1.5 * norm**2, "applications": counter.applications}
+    applications = sum(J.applications.values())
+    out = {"lipschitz": 1.5 * norm**2, "applications": applications}
     ista = lsrtm_network("ista", case, 0, scale)
     if getattr(ista, "step_scale", None) == "lipschitz":
-        counter.reset()
         out |= {
             "lipschitz_ista": float(ista.lipschitz_estimator(J)),
-            "applications_ista": counter.applications,
+            "applications_ista": sum(J.applications.values()) - applications,
         }
     return out
 
@@ -382,8 +373,7 @@ def eval_lsrtm(case: Case, work: str, name: str, method: str, seed: int, extra: 
     v0 = t["v0"].float()
     model = survey.model(v0)
     geometry = survey.geometry(model)
-    counter = CostCounter()
-    J = CountingOperator(BornOperator(model, geometry, v0, cache=extra.get("cache")), counter)
+    J = BornOperator(model, geometry, v0, cache=extra.get("cache"))  # counts its own J/Jᵀ
     start = time.perf_counter()
     accepted, misfit = None, None
     with torch.no_grad():
@@ -407,10 +397,10 @@ def eval_lsrtm(case: Case, work: str, name: str, method: str, seed: int, extra: 
         else:
             raise ValueError(f"unknown LSRTM method {method!r}")
     seconds = time.perf_counter() - start
-    cost = counter.applications if cost is None else cost
+    cost = sum(J.applications.values()) if cost is None else cost  # read before the misfit's J
     if misfit is None:
         with torch.no_grad():
-            misfit = float(relative_misfit(J.op(image[None]), y)[0])
+            misfit = float(relative_misfit(J(image[None]), y)[0])
     save_tensors(work_dir / f"image_lsrtm_{name}_{method.replace(' ', '_')}_{seed}.pt", image=image)
     return {"name": name, "method": method, "seed": seed, "applications": cost, "seconds": seconds,
             "psnr_db": float(psnr(image, x)), "band_psnr_db": float(band_limited_psnr(image, x, case.band_sigma_m, survey.spacing)),
@@ -438,15 +428,14 @@ def train_fwi(case: Case, work: str, seed: int, allowance_s: float) -> dict:
             left / (case.fwi_layers * t_grad), case.fwi_min_models, min(case.fwi_max_models, len(observed))
         )
     )
-    counter = CostCounter()
     v_true = pool["v"][:n].float()
     net = LearnedFWI(case.fwi_layers, max_depth=case.fwi.shape[1] * case.fwi.spacing[1],
                      max_update=case.fwi_max_update, v_scale=(float(v_true.mean()), float(v_true.std())), seed=seed)  # fmt: skip
     history = train_learned_fwi(net, geo, pool["start"][:n].float(), observed[:n], v_true,
                                 steps_per_layer=case.fwi_steps_per_layer, lr=1e-2, batch_size=8, seed=seed,
-                                progress=False, counter=counter)  # fmt: skip
+                                progress=False)  # fmt: skip
     save_tensors(weights, **net.state_dict())
-    out = {"seed": seed, "models": n, "gradients": history["gradients"], "solves": counter.solves,
+    out = {"seed": seed, "models": n, "gradients": history["gradients"], "solves": history["solves"],
            "seconds": time.perf_counter() - start, "gradient_s": t_grad,
            "loss_last": [h[-1] for h in history["loss"]]}  # fmt: skip
     save_json(side, out)
@@ -466,18 +455,27 @@ def cnn_step_seconds(case: Case, geo: Geometry, batch: int) -> float:
 
 
 def classical_fwi(method: str, case: Case, v0: torch.Tensor, d: torch.Tensor, geo: Geometry, budget: int,
-                  step: float = 50.0, max_update: float = 200.0, max_trials: int = 6) -> tuple[torch.Tensor, CostCounter]:  # fmt: skip
+                  step: float = 50.0, max_update: float = 200.0, max_trials: int = 6) -> tuple[torch.Tensor, int, float]:  # fmt: skip
     """Gradient descent (``-g/max|g|``, step doubled then halved as :func:`gd_fwi`) or projected
     L-BFGS (memory 5; first step ``step`` m/s, later unit steps capped at ``max_update`` m/s), both
-    with Armijo backtracking within ``case.fwi_bounds``, until ``budget`` solves are spent."""
+    with Armijo backtracking within ``case.fwi_bounds``, until ``budget`` solves are spent (read
+    from the cost ledger as they are performed). Returns the model, its gradients and solves."""
+    with ledger.count_solves() as cost:
+        x, gradients = _classical_fwi_loop(
+            method, case, v0, d, geo, budget, cost, step, max_update, max_trials
+        )
+    return torch.as_tensor(x, dtype=torch.float32), gradients, cost.solves
+
+
+def _classical_fwi_loop(method: str, case: Case, v0: torch.Tensor, d: torch.Tensor, geo: Geometry, budget: int,
+                        cost: ledger.SolveCount, step: float, max_update: float, max_trials: int) -> tuple[np.ndarray, int]:  # fmt: skip
     ns = geo.n_shots
     F = WaveModeling(geo.model, geo)
-    counter = CostCounter()
     opt = ProjectedLBFGS(*case.fwi_bounds, memory=5)
-    x, prev, alpha_gd = v0.double().numpy(), None, step
-    while counter.solves + 3 * ns <= budget:  # a gradient and at least one trial
+    x, prev, alpha_gd, gradients = v0.double().numpy(), None, step, 0
+    while cost.solves + 3 * ns <= budget:  # a gradient (2 solves per shot) and at least one trial (1)
         f, g = fwi_objective(torch.as_tensor(x, dtype=torch.float32), geo, d)
-        counter.add_gradient(1, ns)
+        gradients += 1
         f, g = float(f), g.double().numpy()
         if method == "L-BFGS":
             if prev is not None:
@@ -489,17 +487,16 @@ def classical_fwi(method: str, case: Case, v0: torch.Tensor, d: torch.Tensor, ge
             p = -g / max(float(np.abs(g).max()), np.finfo(float).tiny)
             alpha = 2 * alpha_gd
         for _ in range(max_trials):
-            if counter.solves + ns > budget:
+            if cost.solves + ns > budget:
                 break
             trial = opt.project(x + alpha * p)
             with torch.no_grad():
                 ft = 0.5 * float((F(torch.as_tensor(trial, dtype=torch.float32)) - d).double().pow(2).sum())
-            counter.add_forward(1, ns)
             if opt.accept(f, g, x, ft, trial):
                 prev, x, alpha_gd = (x, g), trial, alpha
                 break
             alpha /= 2
-    return torch.as_tensor(x, dtype=torch.float32), counter
+    return x, gradients
 
 
 def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: int) -> dict:
@@ -514,20 +511,21 @@ def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: 
         net = LearnedFWI(case.fwi_layers, max_depth=case.fwi.shape[1] * case.fwi.spacing[1],
                          max_update=case.fwi_max_update, seed=seed)  # fmt: skip
         net.load_state_dict(load_tensors(work_dir / f"train_fwi_{seed}.pt"))
-        counter = CostCounter()
-        with torch.no_grad():
-            est = net(v0[None], d[None], geo, safeguard=method.endswith("best iterate"), counter=counter)[0]
+        with torch.no_grad(), ledger.count_solves() as cost:
+            est = net(v0[None], d[None], geo, safeguard=method.endswith("best iterate"))[0]
+        gradients, solves = case.fwi_layers, cost.solves
     elif method == "start":
-        est, counter = v0, CostCounter()
+        est, gradients, solves = v0, 0, 0.0
     else:
-        est, counter = classical_fwi(method, case, v0, d, geo, budget)
+        est, gradients, solves = classical_fwi(method, case, v0, d, geo, budget)
     seconds = time.perf_counter() - start
+    ns = geo.n_shots
     F = WaveModeling(geo.model, geo)
     with torch.no_grad():
         misfit = float(relative_misfit(F(est)[None], d[None])[0])
     save_tensors(work_dir / f"image_fwi_{index}_{method.replace(' ', '_')}_{seed}.pt", image=est)
-    return {"region": index, "method": method, "seed": seed, "solves": counter.solves,
-            "gradients": counter.gradient, "forwards": counter.forward, "seconds": seconds,
+    return {"region": index, "method": method, "seed": seed, "solves": solves, "gradients": gradients,
+            "forwards": (solves - 2 * ns * gradients) / ns, "seconds": seconds,
             "psnr_db": float(psnr(est, v)), "ssim": float(ssim(est, v)), "misfit": misfit}  # fmt: skip
 
 

@@ -2,8 +2,8 @@
 
 Part (a): learned LSRTM (unrolled ISTA on the Devito Born operator ``J`` with a CNN correction per
 layer, trained on random layered/faulted/lens models from ``learned_inversion.generator``) vs CG-LSRTM,
-PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per model (counted by
-``CountingOperator``), on held-back generator models and on Marmousi crops block-averaged to the same
+PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per model (counted by the
+operator itself, ``J.applications``), on held-back generator models and on Marmousi crops block-averaged to the same
 grid (never seen in training; target = the crop's detail, i.e. velocity minus its Gaussian smoothing,
 placed on the training grid), with FISTA-LSRTM (``½‖Jx − y‖² + λ‖x‖₁``, step ``1/L``) at the same
 counts and the relative data misfit ``‖J x − y‖ / ‖y‖`` of every image. Learned LSRTM is trained on
@@ -13,8 +13,10 @@ Part (a'): learned FWI (``learned_inversion.fwi``, 3 layers, greedy-trained on g
 varied backgrounds and water layers, from mixed starts: background or smoothed truth, see FWI_MODELS)
 vs normalised gradient descent (``gd_fwi``) and projected L-BFGS FWI at equal numbers of
 adjoint-state gradients, on held-back generator models and Marmousi crops: model PSNR / SSIM,
-``‖F(v) − d‖ / ‖d‖``, and the honest cost (gradients, line-search forward modellings, and total
-wave-equation solves per model from ``CostCounter``).
+``‖F(v) − d‖ / ‖d‖``, and the honest cost: gradients, wave-equation solves per model measured with
+the cost ledger (``geolearn.ledger.count_solves``; ``GradientDescentRun.solves`` for GD), and the
+forward modellings they imply beyond the gradients' 2 solves per shot (line-search trials; the
+learned scheme's safeguard check).
 
 Part (b): one training step (forward + backward of the image MSE) of the same PnP-ISTA iteration
 map with K ∈ {2, 4, 8} layers/iterations, three ways: unrolled backprop, unrolled with
@@ -51,6 +53,7 @@ import torch
 from _memory import peak_rss_increase
 from torch.utils.checkpoint import checkpoint
 
+from geolearn import ledger
 from geolearn.io import marmousi_crop
 from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
 from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
@@ -69,15 +72,9 @@ from geolearn.learned_inversion.lsrtm import (
     lsrtm_pairs,
     train_learned_lsrtm,
 )
-from geolearn.learned_inversion.metrics import (
-    CostCounter,
-    CountingOperator,
-    peak_memory,
-    psnr,
-    relative_misfit,
-    ssim,
-)
+from geolearn.learned_inversion.metrics import peak_memory, psnr, relative_misfit, ssim
 from geolearn.learned_inversion.pnp import ScaledDenoiser, deq_lsrtm, pnp_fista_lsrtm
+from geolearn.operators import LinearOperator
 from geolearn.solvers import ProjectedLBFGS, soft_threshold
 from geolearn.viz.convergence import plot_convergence, save_figure
 from geolearn.wave import BornOperator, Geometry, Model, WaveModeling, fwi_objective
@@ -98,14 +95,14 @@ FWI_MODELS = {
 }
 
 
-def born_problem(counter: CostCounter) -> CountingOperator:
-    """Counting Born operator on the 40 × 24 grid with a linear background and 2 surface shots."""
+def born_problem() -> BornOperator:
+    """Born operator (it counts its applications) on the 40 × 24 grid with a linear background and 2 surface shots."""
     v0 = linear_background(SHAPE, SPACING)
     model = Model(v0, SPACING, nbl=8, space_order=4)
     src = np.array([[100.0, 10.0], [290.0, 10.0]])
     rec = np.stack([np.linspace(0.0, 390.0, 20), np.full(20, 10.0)], 1)
     geometry = Geometry(model, src, rec, tn=0.25, f0=14.0, dt=0.8 * model.critical_dt(VMAX))
-    return CountingOperator(BornOperator(model, geometry, torch.as_tensor(v0, dtype=torch.float32)), counter)
+    return BornOperator(model, geometry, torch.as_tensor(v0, dtype=torch.float32))
 
 
 def marmousi_details(n: int, data_dir: str | None) -> torch.Tensor:
@@ -126,15 +123,22 @@ def mean_misfit(pred: torch.Tensor, obs: torch.Tensor) -> float:
     return float(relative_misfit(pred, obs).mean())
 
 
-def lsrtm_row(method: str, name: str, J: CountingOperator, counter: CostCounter, est, x, y) -> dict:
-    """Scores of one LSRTM estimate; the misfit's extra J is taken after the cost is read."""
-    cost = counter.applications / len(y)
+def applied(J: LinearOperator, fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), J/Jᵀ applications it made)``, read from the operator's own count."""
+    before = sum(J.applications.values())
+    out = fn(*args, **kwargs)
+    return out, sum(J.applications.values()) - before
+
+
+def lsrtm_row(method: str, name: str, J: LinearOperator, applications: int, est, x, y) -> dict:
+    """Scores of one LSRTM estimate that cost ``applications`` J/Jᵀ (the misfit's J is not counted)."""
+    cost = applications / len(y)
     with torch.no_grad():
         misfit = mean_misfit(J(est), y)
     return {"method": method, "set": name, "cost": cost, "misfit": misfit} | scores(est, x)
 
 
-def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Namespace) -> list[dict]:
+def quality_vs_cost(J: LinearOperator, args: argparse.Namespace) -> list[dict]:
     n_train, n_test, n_marm, n_steps, depths, cg_iters = (
         (24, 6, 3, 40, (2, 3, 4), (1, 2, 3, 4))
         if args.quick
@@ -149,39 +153,27 @@ def quality_vs_cost(J: CountingOperator, counter: CostCounter, args: argparse.Na
     rows = []
     for n_iter in cg_iters:
         for name, (y, x) in sets.items():
-            counter.reset()
-            est = cg_lsrtm(J, y, n_iter)
-            rows.append(lsrtm_row(f"CG ({n_iter} it)", name, J, counter, est, x, y))
+            est, apps = applied(J, cg_lsrtm, J, y, n_iter)
+            rows.append(lsrtm_row(f"CG ({n_iter} it)", name, J, apps, est, x, y))
     # FISTA on ½‖Jx − y‖² + λ‖x‖₁ with γ = 1/L: K iterations cost 2K − 1 applications, as learned K.
     # L (power iteration, 16 applications) is a one-off per acquisition, not counted per model.
     lipschitz = born_lipschitz_bound(J)
     l1 = partial(soft_threshold, threshold=0.01 * scale)  # prox of γλ‖·‖₁: γλ = 1 % of the image std
     for K in depths:
         for name, (y, x) in sets.items():
-            counter.reset()
-            est = pnp_fista_lsrtm(J, y, l1, K, lipschitz=lipschitz)
-            rows.append(lsrtm_row(f"FISTA ({K} it)", name, J, counter, est, x, y))
+            est, apps = applied(J, pnp_fista_lsrtm, J, y, l1, K, lipschitz=lipschitz)
+            rows.append(lsrtm_row(f"FISTA ({K} it)", name, J, apps, est, x, y))
     for K in depths:
         net = learned_lsrtm(K, scale=scale)
         t0 = time.perf_counter()
-        counter.reset()
-        train_learned_lsrtm(
-            net,
-            J,
-            train,
-            data_weight=LSRTM_DATA_WEIGHT,
-            n_steps=n_steps,
-            lr=1e-2,
-            batch_size=4,
-            progress=False,
-        )
-        train_s, train_apps = time.perf_counter() - t0, counter.applications
+        _, train_apps = applied(J, train_learned_lsrtm, net, J, train, data_weight=LSRTM_DATA_WEIGHT,
+                                n_steps=n_steps, lr=1e-2, batch_size=4, progress=False)  # fmt: skip
+        train_s = time.perf_counter() - t0
         for name, (y, x) in sets.items():
-            counter.reset()
             with torch.no_grad():
-                est = net(y, J)
+                est, apps = applied(J, net, y, J)
             rows.append(
-                lsrtm_row(f"learned K={K}", name, J, counter, est, x, y)
+                lsrtm_row(f"learned K={K}", name, J, apps, est, x, y)
                 | {"train_s": train_s, "train_applications": train_apps}
             )
     return rows
@@ -200,7 +192,6 @@ def lbfgs_fwi(
     geometry: Geometry,
     observed: torch.Tensor,
     n_gradients: int,
-    counter: CostCounter,
     *,
     step: float = 50.0,
     max_update: float = 200.0,
@@ -209,7 +200,7 @@ def lbfgs_fwi(
     """Classical L-BFGS FWI (:class:`ProjectedLBFGS`, bounds [1400, FWI_VMAX] m/s), per model.
 
     ``n_gradients`` adjoint-state gradients; each line-search trial is one forward modelling
-    (counted). First step: largest change ``step`` m/s; later ones unit quasi-Newton steps,
+    (1 solve per shot in the cost ledger). First step: largest change ``step`` m/s; later ones unit quasi-Newton steps,
     capped at ``max_update`` m/s, halved until Armijo holds.
     """
     F = WaveModeling(geometry.model, geometry)
@@ -219,7 +210,6 @@ def lbfgs_fwi(
         x, d, prev = v0[b].double().numpy(), observed[b], None
         for _ in range(n_gradients):
             f, g = fwi_objective(torch.as_tensor(x, dtype=v0.dtype), geometry, d)
-            counter.add_gradient(1, geometry.n_shots)
             f, g = float(f), g.double().numpy()
             if prev is not None:
                 opt.update(x - prev[0], g - prev[1])
@@ -230,7 +220,6 @@ def lbfgs_fwi(
                 trial = opt.project(x + alpha * p)
                 with torch.no_grad():
                     ft = 0.5 * float((F(torch.as_tensor(trial, dtype=v0.dtype)) - d).double().pow(2).sum())
-                counter.add_forward(1, geometry.n_shots)
                 if opt.accept(f, g, x, ft, trial):
                     prev, x = (x, g), trial
                     break
@@ -265,7 +254,6 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
         "generator": (v_start[n_train:], v_true[n_train:], obs[n_train:]),
         "marmousi": (vm_start, vm_true, records(vm_true)),
     }
-    counter = CostCounter()
     scale = (float(v_true[:n_train].mean()), float(v_true[:n_train].std()))
     net = LearnedFWI(K, max_depth=MAX_DEPTH, max_update=200.0, features=8, v_scale=scale, seed=0)
     t0 = time.perf_counter()
@@ -273,12 +261,16 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
                              steps_per_layer=steps, lr=1e-2, batch_size=8, progress=False)  # fmt: skip
     train_s = time.perf_counter() - t0
 
-    def row(method: str, name: str, est: torch.Tensor, v: torch.Tensor, d: torch.Tensor) -> dict:
+    ns = geometry.n_shots
+
+    def row(method: str, name: str, est: torch.Tensor, v: torch.Tensor, d: torch.Tensor, gradients: int = 0,
+            solves: float = 0.0) -> dict:  # fmt: skip
+        """Scores and cost per model; forwards = the solves beyond the gradients' 2 per shot, per shot."""
         n = len(v)
         cost = {
-            "gradients": counter.gradient / n,
-            "forwards": counter.forward / n,
-            "solves": counter.solves / n,
+            "gradients": gradients / n,
+            "forwards": (solves - 2 * ns * gradients) / ns / n,
+            "solves": solves / n,
         }
         return (
             {"method": method, "set": name} | cost | {"misfit": mean_misfit(records(est), d)} | scores(est, v)
@@ -286,23 +278,20 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
 
     rows = []
     for name, (v0, v, d) in sets.items():
-        counter.reset()
+        n = len(v)
         rows.append(row("start", name, v0, v, d))
-        with torch.no_grad():
-            est = net(v0, d, geometry, counter=counter)  # safeguarded: + 1 forward modelling
+        with torch.no_grad(), ledger.count_solves() as cost:
+            est = net(v0, d, geometry)  # safeguarded: + 1 forward modelling
         rows.append(
-            row(f"learned K={K}", name, est, v, d)
-            | {"train_s": train_s, "train_gradients": hist["gradients"]}
+            row(f"learned K={K}", name, est, v, d, K * n, cost.solves)
+            | {"train_s": train_s, "train_gradients": hist["gradients"], "train_solves": hist["solves"]}
         )
         for n_grad in (K, 2 * K):
-            counter.reset()
-            rows.append(
-                row(f"GD ({n_grad} grad)", name, gd_fwi(v0, geometry, d, n_grad, counter=counter), v, d)
-            )
-            counter.reset()
-            rows.append(
-                row(f"L-BFGS ({n_grad} grad)", name, lbfgs_fwi(v0, geometry, d, n_grad, counter), v, d)
-            )
+            gd = gd_fwi(v0, geometry, d, n_grad)
+            rows.append(row(f"GD ({n_grad} grad)", name, gd.velocity, v, d, gd.gradients, gd.solves))
+            with ledger.count_solves() as cost:
+                est = lbfgs_fwi(v0, geometry, d, n_grad)
+            rows.append(row(f"L-BFGS ({n_grad} grad)", name, est, v, d, n_grad * n, cost.solves))
     return rows
 
 
@@ -376,7 +365,7 @@ class CheckpointedUnroll(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, y: torch.Tensor, A: CountingOperator, lipschitz: float | None = None) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, A: LinearOperator, lipschitz: float | None = None) -> torch.Tensor:
         physics = self.net.physics(y, A, lipschitz=lipschitz)  # the call's operator and step unit
         state = self.net.init_state(y, physics)
         for k in range(self.net.n_layers):
@@ -384,7 +373,7 @@ class CheckpointedUnroll(torch.nn.Module):
         return self.net.output(state)
 
 
-def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Namespace) -> list[dict]:
+def memory_vs_depth(J: LinearOperator, args: argparse.Namespace) -> list[dict]:
     batch = 2 if args.quick else 4
     x = stack_models(random_models(batch, SHAPE, SPACING, seed=7), "detail")
     y, x = lsrtm_pairs(J, x)
@@ -421,10 +410,9 @@ def memory_vs_depth(J: CountingOperator, counter: CostCounter, args: argparse.Na
                 (net(y, J, lipschitz=lipschitz) - x).pow(2).mean().backward()
 
             train_step()  # warm-up: Devito compiles its kernels on first use
-            counter.reset()
             t0 = time.perf_counter()
-            train_step()
-            seconds, apps = time.perf_counter() - t0, counter.applications
+            _, apps = applied(J, train_step)
+            seconds = time.perf_counter() - t0
             _, peak = peak_memory(train_step, python_heap=False)
             rows.append(
                 {
@@ -518,11 +506,10 @@ def main() -> None:
     logging.getLogger("geolearn.learned.deq").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*points per wavelength")
     torch.set_num_threads(1)  # torch's spinning OpenMP workers starve Devito's kernels
-    counter = CostCounter()
-    J = born_problem(counter)
+    J = born_problem()
 
     t0 = time.perf_counter()
-    quality = quality_vs_cost(J, counter, args)
+    quality = quality_vs_cost(J, args)
     print("\n(a) quality per J/Jᵀ applications per model (learned trained on generator models only)")
     print(
         f"{'method':14s} {'set':10s} {'J/Jᵀ':>6s} {'PSNR dB':>8s} {'SSIM':>6s} {'misfit':>7s} {'train s':>8s}"
@@ -535,7 +522,8 @@ def main() -> None:
         )
 
     fwi_rows = fwi_vs_cost(args)
-    print("\n(a') FWI per model: gradients, line-search forwards, wave-equation solves; misfit ‖F(v)−d‖/‖d‖")
+    print("\n(a') FWI per model: gradients, forward modellings beyond them, wave-equation solves (ledger); "
+          "misfit ‖F(v)−d‖/‖d‖")  # fmt: skip
     print(
         f"{'method':18s} {'set':10s} {'grad':>5s} {'fwd':>5s} {'solves':>7s} {'PSNR dB':>8s} {'SSIM':>6s} {'misfit':>7s}"
     )
@@ -555,7 +543,7 @@ def main() -> None:
           f"checkpoint {plan['gradient_rss_bytes']['checkpoint'] / 1e6:.2f} MB "
           f"(one shot's wavefield nt × cells × 4 B = {plan['wavefield_bytes_per_shot'] / 1e6:.2f} MB)")  # fmt: skip
 
-    memory = memory_vs_depth(J, counter, args)
+    memory = memory_vs_depth(J, args)
     print("\n(b) one training step vs depth K (torch-allocator peak, wall time, J/Jᵀ applications)")
     print(f"{'K':>3s} {'method':11s} {'peak MB':>8s} {'step s':>7s} {'J/Jᵀ':>6s}")
     for r in memory:

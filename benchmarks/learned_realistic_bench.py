@@ -10,8 +10,8 @@ regions), each with migration backgrounds over 50/100/200/400 m, one drawn per s
 new Rademacher supershot of all 24 shots (``SourceEncoding``, the encoded records modelled at one
 solve) — evaluation and inference use the full, unencoded data. Training is resumable (``Trainer``
 checkpoints in the work directory) and sized to the time budget (a step is timed, then the number of
-steps chosen). Methods, compared at (nearly) equal J/Jᵀ applications per model (counted by
-``CountingOperator``):
+steps chosen). Methods, compared at (nearly) equal J/Jᵀ applications per model (counted by the
+operators themselves, ``J.applications``):
 
 - learned gradient LSRTM (Adler & Öktem; 3 layers: 3K − 1 = 8 applications; with the
   ``DataSafeguard`` at the noise level: 9);
@@ -31,8 +31,8 @@ perturbation ``v − v0``, PSNR of the recoverable band (truth and image high-pa
 FWI: 200 × 100 at 10 m, 12 shots, 2 s, clean data; start = the truth smoothed over 100 m.
 :class:`LearnedFWI` (3 layers, greedy-trained on generator models and Marmousi training crops with
 starts smoothed over 50–200 m) with and without its best-iterate safeguard vs gradient descent and
-projected L-BFGS given the same number of wave-equation solves, on the Marmousi evaluation regions,
-3 seeds.
+projected L-BFGS given the same number of wave-equation solves (measured with the cost ledger,
+``geolearn.ledger``), on the Marmousi evaluation regions, 3 seeds.
 
 Usage::
 

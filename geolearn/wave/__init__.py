@@ -19,6 +19,12 @@ models are ``(nx, nz)`` / ``(nx, ny, nz)`` (depth last), records ``(n_shots, n_r
 - :func:`max_frequency`, :func:`nyquist_factor` — a wavelet's highest frequency and the snapshot
   subsampling it allows.
 
+Cost: every propagation this package runs is recorded, where it runs, in the cost ledger
+(:mod:`geolearn.ledger`, wave-equation solves: a forward or adjoint sweep 1, a Born sweep 2 with
+its background propagated or 1 reading a kept one); read it with
+:func:`geolearn.ledger.count_solves`. The linear operators also count their applications
+(``J.applications``).
+
 Threads of the generated kernels: :func:`geolearn.set_threads` (one knob for the process), with
 the policy in :mod:`geolearn.threads` (``thread_budget``, ``set_thread_share`` for a Dask worker's
 share of the cores, ``usable_cores``, ``THREADS_ENV``), shared with :mod:`geolearn.parallel`.
