@@ -58,13 +58,6 @@ from geolearn.io import marmousi_crop
 from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
 from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import gd_fwi
-from geolearn.learned_inversion.generator import (
-    linear_background,
-    random_models,
-    smooth_velocity,
-    stack_models,
-    starting_models,
-)
 from geolearn.learned_inversion.lsrtm import (
     born_lipschitz_bound,
     cg_lsrtm,
@@ -74,6 +67,13 @@ from geolearn.learned_inversion.lsrtm import (
 )
 from geolearn.learned_inversion.metrics import peak_memory, psnr, relative_misfit, ssim
 from geolearn.learned_inversion.pnp import ScaledDenoiser, deq_lsrtm, pnp_fista_lsrtm
+from geolearn.learned_inversion.training_models.generator import (
+    linear_background,
+    random_models,
+    smooth_velocity,
+    stack_models,
+    starting_models,
+)
 from geolearn.operators import LinearOperator
 from geolearn.solvers import ProjectedLBFGS, soft_threshold
 from geolearn.viz.convergence import plot_convergence, save_figure

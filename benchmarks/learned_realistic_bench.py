@@ -85,9 +85,12 @@ from _realistic_cases import (
     train_lsrtm,
 )
 
-from geolearn.learned_inversion.backgrounds import migration_backgrounds
-from geolearn.learned_inversion.geology import geological_models
-from geolearn.learned_inversion.marmousi_augment import marmousi_evaluation_crops, marmousi_training_crops
+from geolearn.learned_inversion.training_models.backgrounds import migration_backgrounds
+from geolearn.learned_inversion.training_models.geology import geological_models
+from geolearn.learned_inversion.training_models.marmousi_augment import (
+    marmousi_evaluation_crops,
+    marmousi_training_crops,
+)
 from geolearn.threads import usable_cores
 
 WATER_M = 100.0

@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from geolearn.io.marmousi import MARMOUSI_SPACING, marmousi_crop
-from geolearn.learned_inversion.backgrounds import migration_backgrounds
-from geolearn.learned_inversion.geology import GEOLOGY_KINDS, draw_geology
-from geolearn.learned_inversion.marmousi_augment import (
+from geolearn.learned_inversion.training_models.backgrounds import migration_backgrounds
+from geolearn.learned_inversion.training_models.geology import GEOLOGY_KINDS, draw_geology
+from geolearn.learned_inversion.training_models.marmousi_augment import (
     MARMOUSI_EVALUATION_REGIONS,
     MARMOUSI_GRID,
     marmousi_training_crops,

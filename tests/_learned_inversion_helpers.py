@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geolearn.learned_inversion.generator import linear_background
+from geolearn.learned_inversion.training_models.generator import linear_background
 from geolearn.wave import Geometry, Model
 
 SHAPE, SPACING = (40, 24), (10.0, 10.0)

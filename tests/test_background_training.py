@@ -16,8 +16,8 @@ from geolearn.learned_inversion.background_training import (
     draw_training_velocities,
     train_over_operators,
 )
-from geolearn.learned_inversion.geology import GeologyOptions
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
+from geolearn.learned_inversion.training_models.geology import GeologyOptions
 from geolearn.operators import Convolution2D
 from geolearn.wave import BornOperator
 

@@ -71,11 +71,19 @@ def test_seismic_demo_writes_segy_figures_and_quality(runner, tmp_path, monkeypa
     monkeypatch.setenv("GEOLEARN_FAST", "1")
     result = runner.invoke(main, ["-q", "demo", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    for name in "survey.sgy rtm.sgy lsrtm.sgy fwi_run/model.sgy fwi_run/fwi.png rtm.png lsrtm.png".split():
+    for name in [
+        "survey.sgy",
+        "rtm.sgy",
+        "lsrtm.sgy",
+        "fwi_run/model.sgy",
+        "fwi_run/fwi.png",
+        "rtm.png",
+        "lsrtm.png",
+    ]:
         assert (tmp_path / name).stat().st_size > 0, name
     # One FWI model and figure: the run's, no copies beside them.
     assert {p.name for p in tmp_path.glob("*.sgy")} == set(
-        "survey.sgy true_velocity.sgy rtm.sgy lsrtm.sgy".split()
+        ["survey.sgy", "true_velocity.sgy", "rtm.sgy", "lsrtm.sgy"]
     )
     assert not (tmp_path / "fwi.png").exists()
     err0, err1 = map(float, re.search(r"relative model error ([\d.]+) -> ([\d.]+)", result.stdout).groups())

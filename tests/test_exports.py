@@ -21,16 +21,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "geolearn"
 #: Most names a subpackage's ``__all__`` may hold (issue #11: "about 25 names at most").
 MAX_EXPORTS = 25
 
-#: Subpackages whose export list is still being cut, with the count it may not grow beyond.
-#: ``learned_inversion`` was being edited by another engineer when the others were cut.
-PENDING = {"geolearn.learned_inversion": 52}
-
-#: Exports that lack documentation, in packages outside this change (a ``#:`` comment above each
-#: constant fixes it); the list must shrink, never grow, and a fixed name is removed from it.
-KNOWN_UNDOCUMENTED = {
-    "geolearn.learned_inversion": ["MODEL_KINDS (no docstring)"],
-}
-
 
 def subpackages() -> list[str]:
     """Every package below ``geolearn`` (sub-subpackages included), by dotted name."""
@@ -104,22 +94,25 @@ def undocumented(name: str) -> list[str]:
 
 def test_the_package_has_the_subpackages_this_test_walks():
     names = subpackages()
-    assert {"geolearn.io", "geolearn.wave", "geolearn.learned", "geolearn.operators"} <= set(names)
-    assert set(PENDING) <= set(names), f"{sorted(set(PENDING) - set(names))} no longer exist: drop them"
+    assert {
+        "geolearn.io",
+        "geolearn.wave",
+        "geolearn.learned",
+        "geolearn.learned_inversion.training_models",
+    } <= set(names)
 
 
 @pytest.mark.parametrize("name", subpackages())
 def test_subpackage_exports_at_most_25_names(name):
     count = len(exports(name))
-    limit = PENDING.get(name, MAX_EXPORTS)
-    assert count <= limit, f"{name} exports {count} names (at most {limit}): keep the rest in their modules"
-    if name in PENDING:
-        assert count > MAX_EXPORTS, f"{name} is down to {count} names: remove it from PENDING"
+    assert count <= MAX_EXPORTS, (
+        f"{name} exports {count} names (at most {MAX_EXPORTS}): keep the rest in their modules"
+    )
 
 
 @pytest.mark.parametrize("name", subpackages())
 def test_every_export_is_importable_and_documented(name):
-    assert undocumented(name) == KNOWN_UNDOCUMENTED.get(name, [])
+    assert undocumented(name) == []
 
 
 def test_the_checks_catch_undocumented_exports(tmp_path, monkeypatch):

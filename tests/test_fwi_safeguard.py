@@ -13,8 +13,8 @@ from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned_inversion.fwi import LearnedFWI
 from geolearn.learned_inversion.fwi_baseline import gd_fwi
 from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
-from geolearn.learned_inversion.generator import random_models, stack_models, starting_models
 from geolearn.learned_inversion.safeguard import DataSafeguard
+from geolearn.learned_inversion.training_models.generator import random_models, stack_models, starting_models
 from geolearn.wave import WaveModeling
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)

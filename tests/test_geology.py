@@ -11,15 +11,15 @@ from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from geolearn.errors import ConfigError, ModelError
 from geolearn.io.marmousi import MARMOUSI_SPACING, marmousi_crop
-from geolearn.learned_inversion.backgrounds import migration_backgrounds, smooth_slowness
-from geolearn.learned_inversion.geology import (
+from geolearn.learned_inversion.training_models.backgrounds import migration_backgrounds, smooth_slowness
+from geolearn.learned_inversion.training_models.geology import (
     GEOLOGY_KINDS,
     GeologyOptions,
     draw_geology,
     geological_model,
     geological_models,
 )
-from geolearn.learned_inversion.marmousi_augment import (
+from geolearn.learned_inversion.training_models.marmousi_augment import (
     MARMOUSI_EVALUATION_REGIONS,
     MARMOUSI_GRID,
     check_outside_evaluation,

@@ -12,11 +12,11 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from geolearn import ledger
 from geolearn.errors import ConfigError, NonFiniteError, ShapeError
 from geolearn.learned_inversion.background_training import BornTrainingSet, train_over_operators
-from geolearn.learned_inversion.generator import random_models, stack_models
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
 from geolearn.learned_inversion.lsrtm import cg_lsrtm
 from geolearn.learned_inversion.metrics import psnr, relative_misfit
 from geolearn.learned_inversion.safeguard import DataSafeguard
+from geolearn.learned_inversion.training_models.generator import random_models, stack_models
 from geolearn.operators import Convolution2D, taylor_test
 from geolearn.operators.composite import ScaledOperator
 from geolearn.wave import BornOperator

@@ -10,7 +10,6 @@ import torch
 from _learned_inversion_helpers import SEEDS, SHAPE, SPACING, single_torch_thread, tiny_problem
 
 from geolearn.learned import DnCNN, check_firm_nonexpansive
-from geolearn.learned_inversion.generator import random_models, stack_models
 from geolearn.learned_inversion.lsrtm import (
     BORN_LIPSCHITZ,
     TransformedScheme,
@@ -25,6 +24,7 @@ from geolearn.learned_inversion.pnp import (
     pnp_fista_lsrtm,
     train_lsrtm_denoiser,
 )
+from geolearn.learned_inversion.training_models.generator import random_models, stack_models
 from geolearn.operators import DCT2
 from geolearn.solvers.prox import soft_threshold
 from geolearn.wave import BornOperator

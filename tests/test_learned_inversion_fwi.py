@@ -23,8 +23,13 @@ from geolearn.errors import ShapeError
 from geolearn.io import marmousi_crop
 from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import gd_fwi
-from geolearn.learned_inversion.generator import random_models, smooth_velocity, stack_models, starting_models
 from geolearn.learned_inversion.metrics import psnr, relative_misfit
+from geolearn.learned_inversion.training_models.generator import (
+    random_models,
+    smooth_velocity,
+    stack_models,
+    starting_models,
+)
 from geolearn.operators import taylor_test
 from geolearn.wave import WaveModeling
 

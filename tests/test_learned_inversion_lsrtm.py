@@ -23,7 +23,6 @@ from torch.func import functional_call
 from geolearn import ledger
 from geolearn.errors import ConfigError
 from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
-from geolearn.learned_inversion.generator import random_models, stack_models
 from geolearn.learned_inversion.lsrtm import (
     cg_lsrtm,
     learned_lsrtm,
@@ -32,14 +31,15 @@ from geolearn.learned_inversion.lsrtm import (
     train_learned_lsrtm,
 )
 from geolearn.learned_inversion.metrics import peak_memory, psnr, relative_misfit
+from geolearn.learned_inversion.migration import learned_migrate
 from geolearn.learned_inversion.persistence import (
     OutsideTrainingWarning,
     check_transfer,
-    learned_migrate,
     load_learned,
     save_learned,
 )
 from geolearn.learned_inversion.pnp import ScaledDenoiser, deq_lsrtm
+from geolearn.learned_inversion.training_models.generator import random_models, stack_models
 from geolearn.operators import LinearOperator, taylor_test
 from geolearn.wave import BornOperator, WaveModeling
 

@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from geolearn.errors import ConfigError, ModelError, ShapeError
-from geolearn.learned_inversion.generator import (
+from geolearn.learned_inversion.metrics import (
+    data_misfit,
+    gaussian_window,
+    peak_memory,
+    psnr,
+    relative_misfit,
+    ssim,
+    ssim_map,
+)
+from geolearn.learned_inversion.training_models.generator import (
     MODEL_KINDS,
     WATER_VELOCITY,
     linear_background,
@@ -19,15 +28,6 @@ from geolearn.learned_inversion.generator import (
     smooth_velocity,
     stack_models,
     starting_models,
-)
-from geolearn.learned_inversion.metrics import (
-    data_misfit,
-    gaussian_window,
-    peak_memory,
-    psnr,
-    relative_misfit,
-    ssim,
-    ssim_map,
 )
 from geolearn.operators import MatrixOperator
 

@@ -3,16 +3,16 @@
 A user migrates with *their* background velocity, which no training set contains. Because the
 learned schemes take their operator at call time (``net(y, J)``), one network can be trained
 over many backgrounds and applied to the user's: each training model gets the migration
-background a user would have for it (:func:`~geolearn.learned_inversion.migration_backgrounds`,
+background a user would have for it (:func:`~geolearn.learned_inversion.training_models.migration_backgrounds`,
 the truth smoothed over a length drawn per model) and its own Born operator ``J_i`` at that
 background; the target is the perturbation ``x_i = v_i − v0_i`` (m/s) and the data
 ``y_i = J_i x_i`` (plus noise). The true models come from the geological generator
-(:mod:`~geolearn.learned_inversion.geology`) and, optionally, augmented Marmousi crops from
-outside the evaluation regions (:mod:`~geolearn.learned_inversion.marmousi_augment`).
+(:mod:`~geolearn.learned_inversion.training_models.geology`) and, optionally, augmented Marmousi crops from
+outside the evaluation regions (:mod:`~geolearn.learned_inversion.training_models.marmousi_augment`).
 
 - :func:`draw_training_velocities`: true velocities and one migration background each.
 - :func:`born_training_sets`: one :class:`BornTrainingSet` (operator and pairs) per background.
-- :func:`train_over_operators`: Adam on :func:`~geolearn.learned_inversion.lsrtm_loss`, each
+- :func:`train_over_operators`: Adam on :func:`~geolearn.learned_inversion.lsrtm.lsrtm_loss`, each
   sample imaged with its own operator (any ``net(y, J)``: learned gradient, unrolled ISTA).
 
 Cost of training: every sample of a mini-batch runs the network with its operator forward and
@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 from geolearn import ledger
 from geolearn.errors import ConfigError, ConvergenceError, ShapeError
 from geolearn.learned import TrainingHistory
-from geolearn.learned_inversion.backgrounds import migration_backgrounds
-from geolearn.learned_inversion.geology import GeologyOptions, geological_models
 from geolearn.learned_inversion.learned_gradient import NetworkLoss
 from geolearn.learned_inversion.lsrtm import lsrtm_loss
-from geolearn.learned_inversion.marmousi_augment import marmousi_training_crops
+from geolearn.learned_inversion.training_models.backgrounds import migration_backgrounds
+from geolearn.learned_inversion.training_models.geology import GeologyOptions, geological_models
+from geolearn.learned_inversion.training_models.marmousi_augment import marmousi_training_crops
 from geolearn.operators import LinearOperator
 from geolearn.wave import BornOperator, Geometry, Model
 
@@ -191,7 +191,7 @@ def train_over_operators(
     sets : sequence of BornTrainingSet
     loss : callable, optional
         ``loss(net, y, J, x) -> scalar`` for one sample (e.g.
-        :func:`~geolearn.learned_inversion.learned_gradient_loss`); default
+        :func:`~geolearn.learned_inversion.learned_gradient.learned_gradient_loss`); default
         ``lsrtm_loss(J, data_weight)(net(y, J), x, y)``.
     data_weight : float
         Weight ``w`` of the relative data misfit in the default loss (0: image error only).

@@ -335,7 +335,7 @@ def learned_gradient_loss(
 
     ``‖x̂ − x‖²/‖x‖² + w_d ‖J x̂ − y‖²/‖y‖² + w_c Σ_k max(0, excess_k + m)`` (sums over the batch;
     ``excess_k`` from :class:`LearnedGradientRun`): the image error, the data misfit of the result
-    (as :func:`~geolearn.learned_inversion.lsrtm_loss`), and a hinge on every layer whose learned
+    (as :func:`~geolearn.learned_inversion.lsrtm.lsrtm_loss`), and a hinge on every layer whose learned
     update fits the data worse than its classical update. The hinge trains the network so that
     the safeguard stays silent on models like the training ones; it costs nothing beyond the data
     term (every layer's learned residual is computed anyway). ``w_c = 0`` drops it; a margin

@@ -27,7 +27,7 @@ background velocity because nothing it learned is tied to the training ``J``:
 
 Contents: :func:`learned_lsrtm` (unrolled ISTA with learned steps, image- or DCT-domain
 thresholds and an optional :class:`ImageCorrection` per layer), :func:`train_learned_lsrtm`
-(supervised on pairs ``(J δv, δv)`` from :mod:`~geolearn.learned_inversion.generator`, image
+(supervised on pairs ``(J δv, δv)`` from :mod:`~geolearn.learned_inversion.training_models.generator`, image
 error plus optionally the data misfit, :func:`lsrtm_loss`), :func:`cg_lsrtm` (the classical
 baseline). Plug-and-play and DEQ variants are in :mod:`~geolearn.learned_inversion.pnp`.
 

@@ -40,11 +40,11 @@ from geolearn.imaging import ShotProblem, preflight, seabed_depth
 from geolearn.imaging.discretisation import as_velocity, stability_limit
 from geolearn.learned import Trainer, TrainingHistory
 from geolearn.learned_inversion.background_training import draw_training_velocities
-from geolearn.learned_inversion.generator import WATER_VELOCITY
-from geolearn.learned_inversion.geology import GeologyOptions
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
 from geolearn.learned_inversion.lsrtm import lsrtm_loss
 from geolearn.learned_inversion.persistence import save_learned
+from geolearn.learned_inversion.training_models.generator import WATER_VELOCITY
+from geolearn.learned_inversion.training_models.geology import GeologyOptions
 from geolearn.operators import LinearOperator
 from geolearn.wave import BornOperator, Geometry, Model, SourceEncoding, common_receivers
 from geolearn.wave.encoding import ENCODINGS

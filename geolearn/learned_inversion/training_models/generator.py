@@ -36,8 +36,9 @@ __all__ = [
     "starting_models",
 ]
 
-logger = logging.getLogger("geolearn.learned_inversion.generator")
+logger = logging.getLogger("geolearn.learned_inversion.training_models.generator")
 
+#: Kinds of :func:`random_model`: flat layers, layers cut by a fault, or layers with a lens.
 MODEL_KINDS = ("layered", "faulted", "lens")
 #: Velocity of the water layer, m/s.
 WATER_VELOCITY = 1500.0

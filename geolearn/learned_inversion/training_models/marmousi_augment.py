@@ -25,8 +25,8 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 
 from geolearn.errors import ConfigError, ModelError
 from geolearn.io.marmousi import MARMOUSI_SPACING, MARMOUSI_WATER_DEPTH, marmousi_crop
-from geolearn.learned_inversion.generator import WATER_VELOCITY, check_grid
-from geolearn.learned_inversion.geology import water_rows
+from geolearn.learned_inversion.training_models.generator import WATER_VELOCITY, check_grid
+from geolearn.learned_inversion.training_models.geology import water_rows
 
 __all__ = [
     "MARMOUSI_EVALUATION_REGIONS",
@@ -38,7 +38,7 @@ __all__ = [
     "marmousi_training_regions",
 ]
 
-logger = logging.getLogger("geolearn.learned_inversion.marmousi_augment")
+logger = logging.getLogger("geolearn.learned_inversion.training_models.marmousi_augment")
 
 #: Grid of the Marmousi file, (nx, nz) points at 7.5 m: x from 0 to 12 000 m, z from 0 to 3000 m.
 MARMOUSI_GRID = (1601, 401)

@@ -4,7 +4,7 @@
 :func:`geological_models` stacks ``n`` of them; :func:`draw_geology` returns the same model with a
 record of its structures (masks, faults, paleo-depth) for plots and tests.
 
-A model is built kinematically (see :mod:`geolearn.learned_inversion.geology_structures`): layers
+A model is built kinematically (see :mod:`geolearn.learned_inversion.training_models.geology_structures`): layers
 are deposited flat, then tilted, folded (more at depth), faulted (normal and reverse), eroded
 (an angular unconformity, with younger layers on top), dragged up over salt; every point of the
 present section is mapped back to its depositional depth, which picks its layer. The velocity is
@@ -32,10 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from geolearn.errors import ConfigError
-from geolearn.learned_inversion.generator import WATER_VELOCITY, check_grid
-from geolearn.learned_inversion.geology_history import draw_history
-from geolearn.learned_inversion.geology_layers import sediment_contrast
-from geolearn.learned_inversion.geology_structures import Channel, Fault, SaltBody, Unconformity, draw_channel
+from geolearn.learned_inversion.training_models.generator import WATER_VELOCITY, check_grid
+from geolearn.learned_inversion.training_models.geology_history import draw_history
+from geolearn.learned_inversion.training_models.geology_layers import sediment_contrast
+from geolearn.learned_inversion.training_models.geology_structures import (
+    Channel,
+    Fault,
+    SaltBody,
+    Unconformity,
+    draw_channel,
+)
 
 __all__ = [
     "DEFAULT_KIND_PROBABILITIES",
@@ -48,7 +54,7 @@ __all__ = [
     "water_rows",
 ]
 
-logger = logging.getLogger("geolearn.learned_inversion.geology")
+logger = logging.getLogger("geolearn.learned_inversion.training_models.geology")
 
 GEOLOGY_KINDS = ("folds", "faults", "thin_beds", "channels", "salt", "unconformity")
 #: Probability of each structure kind in a model when ``kinds`` is not given.

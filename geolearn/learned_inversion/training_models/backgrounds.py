@@ -19,11 +19,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from geolearn.errors import ConfigError, ModelError
-from geolearn.learned_inversion.geology import water_rows
+from geolearn.learned_inversion.training_models.geology import water_rows
 
 __all__ = ["migration_backgrounds", "smooth_slowness"]
 
-logger = logging.getLogger("geolearn.learned_inversion.backgrounds")
+logger = logging.getLogger("geolearn.learned_inversion.training_models.backgrounds")
 
 
 def _check(velocity: np.ndarray, spacing: Sequence[float]) -> tuple[np.ndarray, tuple[float, float]]:

@@ -1,6 +1,6 @@
 """Structural events of the geological model generator: folds, faults, unconformities, channels, salt.
 
-The generator (:mod:`geolearn.learned_inversion.geology`) is *kinematic*: every point of the
+The generator (:mod:`geolearn.learned_inversion.training_models.geology`) is *kinematic*: every point of the
 present-day section is mapped backwards through the structural history, newest event first, to
 the place where it was deposited. Each event here therefore offers a ``restore`` method that
 undoes it: it takes present coordinates ``(x, z)`` in metres (``z`` below the sea floor, arrays

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from geolearn.learned_inversion.geology_structures import (
+from geolearn.learned_inversion.training_models.geology_structures import (
     Fault,
     SaltBody,
     Unconformity,
@@ -91,9 +91,9 @@ def draw_history(
     dz : float
         Vertical grid spacing, m (the smallest salt-top roughness).
     kinds : sequence of str
-        Structure kinds of this model (see :data:`geolearn.learned_inversion.geology.GEOLOGY_KINDS`).
+        Structure kinds of this model (see :data:`geolearn.learned_inversion.training_models.geology.GEOLOGY_KINDS`).
     max_dip_deg, fault_count, throw_m, salt_velocity
-        See :class:`geolearn.learned_inversion.geology.GeologyOptions`.
+        See :class:`geolearn.learned_inversion.training_models.geology.GeologyOptions`.
     """
     width = float(x[-1] - x[0])
     folded = "folds" in kinds
