@@ -577,6 +577,7 @@ def main() -> None:
     if args.fresh and work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     case = build_case(mode)
     config = work / "config.json"
     if config.exists() and json.loads(config.read_text()) != json.loads(json.dumps(case.to_dict())):
