@@ -123,18 +123,7 @@ def lsrtm(
         the first), ``misfit`` ``½‖J δv − d‖²``, ``objective`` (misfit + λ‖z‖₁), ``n_solves``
         (cumulative, measured: see the module docstring) and ``time`` (s).
     """
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
-    if transform not in TRANSFORMS:
-        raise ConfigError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
-    if not (isinstance(iterations, int) and iterations >= 1):
-        raise ConfigError(f"iterations must be an integer >= 1, got {iterations!r}")
-    if not 0.0 <= sparsity <= 1.0:
-        raise ConfigError(f"sparsity must lie in [0, 1] (a fraction of ‖Aᵀd‖∞), got {sparsity}")
-    if method == "cg" and (sparsity > 0 or transform != "none"):
-        raise ConfigError(
-            "sparsity and transform apply to method='fista' only; CG solves the plain least squares"
-        )
+    _check_options(method, transform, iterations, sparsity)
     problem, observed, vp = resolve_survey(survey, velocity, spacing, origin=origin, **survey_kwargs)
     preflight(problem, velocities=[vp], outputs=image_output(output, problem))
     t_start = time.perf_counter()
@@ -187,6 +176,22 @@ def lsrtm(
                 history["misfit"][-1], res.n_iter, lam, time.perf_counter() - t_start)  # fmt: skip
     path = write_image_file(output, image, problem) if output is not None else None
     return ImageResult(image, problem, vp, history, None, f"lsrtm-{method}", path)
+
+
+def _check_options(method: str, transform: str, iterations: int, sparsity: float) -> None:
+    """Refuse settings of :func:`lsrtm` that no solver takes, before any solve."""
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    if not (isinstance(iterations, int) and iterations >= 1):
+        raise ConfigError(f"iterations must be an integer >= 1, got {iterations!r}")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ConfigError(f"sparsity must lie in [0, 1] (a fraction of ‖Aᵀd‖∞), got {sparsity}")
+    if method == "cg" and (sparsity > 0 or transform != "none"):
+        raise ConfigError(
+            "sparsity and transform apply to method='fista' only; CG solves the plain least squares"
+        )
 
 
 def _synthesis(z: torch.Tensor, scale: np.ndarray | None, transform: str, problem: ShotProblem) -> np.ndarray:
