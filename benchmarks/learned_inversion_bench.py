@@ -1,7 +1,7 @@
 """Learned inversion with the Born operator inside: quality per J/Jᵀ cost, and training memory/time vs depth.
 
 Part (a): learned LSRTM (unrolled ISTA on the Devito Born operator ``J`` with a CNN correction per
-layer, trained on random layered/faulted/lens models from ``learned_inversion.generator``) vs CG-LSRTM,
+layer, trained on random layered/faulted/lens models from ``learned_inversion.training_models``) vs CG-LSRTM,
 PSNR / SSIM against the true perturbation per number of J/Jᵀ applications per model (counted by the
 operator itself, ``J.applications``), on held-back generator models and on Marmousi crops block-averaged to the same
 grid (never seen in training; target = the crop's detail, i.e. velocity minus its Gaussian smoothing,
