@@ -27,7 +27,9 @@ import torch
 from geolearn import ledger
 from geolearn.atomic import atomic_path
 from geolearn.learned import Trainer
-from geolearn.learned_inversion.fwi import LearnedFWI, grid_depths, train_learned_fwi
+from geolearn.learned_inversion.fwi import NOISE_FREE, LearnedFWI, train_learned_fwi
+from geolearn.learned_inversion.fwi_baseline import grid_depths
+from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
 from geolearn.learned_inversion.lsrtm import cg_lsrtm, learned_lsrtm, lsrtm_loss
 from geolearn.learned_inversion.metrics import band_limited_psnr, psnr, relative_misfit, ssim
@@ -512,8 +514,14 @@ def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: 
                          max_update=case.fwi_max_update, seed=seed)  # fmt: skip
         net.load_state_dict(load_tensors(work_dir / f"train_fwi_{seed}.pt"))
         with torch.no_grad(), ledger.count_solves() as cost:
-            est = net(v0[None], d[None], geo, safeguard=method.endswith("best iterate"))[0]
-        gradients, solves = case.fwi_layers, cost.solves
+            if method.endswith("safeguard"):
+                run = safeguarded_fwi(net, v0[None], d[None], geo, safeguard=NOISE_FREE)
+                est, accepted = run.velocity[0], run.accepted[0]
+            else:
+                est, accepted = net(v0[None], d[None], geo, safeguard=None)[0], None
+        # A refused layer before the last costs a gradient at the gradient step.
+        refused = 0 if accepted is None else int((~accepted[:-1]).sum())
+        gradients, solves = case.fwi_layers + refused, cost.solves
     elif method == "start":
         est, gradients, solves = v0, 0, 0.0
     else:
@@ -529,10 +537,11 @@ def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: 
             "psnr_db": float(psnr(est, v)), "ssim": float(ssim(est, v)), "misfit": misfit}  # fmt: skip
 
 
-def fwi_learned_solves(case: Case, best_iterate: bool) -> int:
-    """Solves of learned FWI per model: K gradients, plus one forward with the best-iterate check."""
+def fwi_learned_solves(case: Case) -> int:
+    """The classical methods' budget of solves per model: the bare learned scheme's K gradients and
+    one forward modelling (the safeguarded scheme's own solves, more, are measured and reported)."""
     ns = case.fwi.n_shots
-    return 2 * ns * case.fwi_layers + (ns if best_iterate else 0)
+    return 2 * ns * case.fwi_layers + ns
 
 
 def lsrtm_task_applications(case: Case, method: str) -> tuple[float, float]:

@@ -16,7 +16,7 @@ adjoint-state gradients, on held-back generator models and Marmousi crops: model
 ``‖F(v) − d‖ / ‖d‖``, and the honest cost: gradients, wave-equation solves per model measured with
 the cost ledger (``geolearn.ledger.count_solves``; ``GradientDescentRun.solves`` for GD), and the
 forward modellings they imply beyond the gradients' 2 solves per shot (line-search trials; the
-learned scheme's safeguard check).
+learned scheme's safeguard: the line search it compares every layer with, and a gradient per refusal).
 
 Part (b): one training step (forward + backward of the image MSE) of the same PnP-ISTA iteration
 map with K ∈ {2, 4, 8} layers/iterations, three ways: unrolled backprop, unrolled with
@@ -56,8 +56,9 @@ from torch.utils.checkpoint import checkpoint
 from geolearn import ledger
 from geolearn.io import marmousi_crop
 from geolearn.learned import DnCNN, PnPISTA, cauchy_steps
-from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
+from geolearn.learned_inversion.fwi import NOISE_FREE, LearnedFWI, fwi_training_loss, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import gd_fwi
+from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
 from geolearn.learned_inversion.lsrtm import (
     born_lipschitz_bound,
     cg_lsrtm,
@@ -280,11 +281,17 @@ def fwi_vs_cost(args: argparse.Namespace) -> list[dict]:
     for name, (v0, v, d) in sets.items():
         n = len(v)
         rows.append(row("start", name, v0, v, d))
-        with torch.no_grad(), ledger.count_solves() as cost:
-            est = net(v0, d, geometry)  # safeguarded: + 1 forward modelling
+        with torch.no_grad():  # every layer checked against GD's line-searched step
+            run = safeguarded_fwi(net, v0, d, geometry, safeguard=NOISE_FREE)
+        refused = int((~run.accepted[:, :-1]).sum())  # each costs a gradient at the gradient step
         rows.append(
-            row(f"learned K={K}", name, est, v, d, K * n, cost.solves)
-            | {"train_s": train_s, "train_gradients": hist["gradients"], "train_solves": hist["solves"]}
+            row(f"learned K={K}", name, run.velocity, v, d, K * n + refused, run.solves)
+            | {
+                "train_s": train_s,
+                "train_gradients": hist["gradients"],
+                "train_solves": hist["solves"],
+                "accepted": float(run.accepted.float().mean()),
+            }
         )
         for n_grad in (K, 2 * K):
             gd = gd_fwi(v0, geometry, d, n_grad)

@@ -30,7 +30,8 @@ perturbation ``v − v0``, PSNR of the recoverable band (truth and image high-pa
 
 FWI: 200 × 100 at 10 m, 12 shots, 2 s, clean data; start = the truth smoothed over 100 m.
 :class:`LearnedFWI` (3 layers, greedy-trained on generator models and Marmousi training crops with
-starts smoothed over 50–200 m) with and without its best-iterate safeguard vs gradient descent and
+starts smoothed over 50–200 m) with and without its safeguard (every layer checked against
+gradient descent's line-searched step, :func:`safeguarded_fwi`) vs gradient descent and
 projected L-BFGS given the same number of wave-equation solves (measured with the cost ledger,
 ``geolearn.ledger``), on the Marmousi evaluation regions, 3 seeds.
 
@@ -104,7 +105,7 @@ FINISH_S = 25.0  # kept at the end of the budget for the summary, tables and fig
 OVERHEAD = 1.25  # assumed task time / kernel time (Python around the kernels, set-up, misfit, scores)
 LSRTM_LEARNED = ("learned gradient", "learned gradient + safeguard", "learned ISTA")
 LSRTM_CLASSICAL = ("CG", "FISTA-DCT")
-FWI_LEARNED = ("learned FWI", "learned FWI + best iterate")
+FWI_LEARNED = ("learned FWI", "learned FWI + safeguard")
 FWI_CLASSICAL = ("GD", "L-BFGS")
 
 MODES = {
@@ -289,7 +290,7 @@ def plan(run: Run, names: list[str], workers: int, cache: int) -> dict:
         return OVERHEAD * n * ((1 - kept) * full + kept * (full + t_jt) / 2)
 
     fwi_s = OVERHEAD * case.fwi.n_shots * t_f * (4 * case.fwi_layers + 2)  # a gradient ≈ 4 forwards (assumed)
-    classical_fwi_s = OVERHEAD * t_f * fwi_learned_solves(case, True) * 1.5
+    classical_fwi_s = OVERHEAD * t_f * fwi_learned_solves(case) * 1.5
     learned = [lsrtm_s(m) for m in LSRTM_LEARNED for _ in SEEDS for _ in names] + [fwi_s] * 2 * len(SEEDS) * 2
     classical = [lsrtm_s(m) for m in LSRTM_CLASSICAL for _ in names] + [classical_fwi_s] * 2 * 2
     classical += [lsrtm_s("stochastic")] * stochastic_seeds(run) * len(names) + [
@@ -349,7 +350,7 @@ def schedule(
         run.submit(
             pool, f"train fwi {seed}", "train fwi", train_fwi, case, w, seed, p["training_allowance_s"]
         )
-    budget = fwi_learned_solves(case, True)
+    budget = fwi_learned_solves(case)
     for region in range(2):
         run.submit(pool, f"fwi {region} start", "eval", eval_fwi, case, w, region, "start", 0, budget)
         for method in FWI_CLASSICAL:

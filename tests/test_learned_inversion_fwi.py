@@ -1,5 +1,5 @@
 """Learned FWI with adjoint-state gradients and the acquisition given at call time: improves held-back
-models like GD + line search at equal gradients, improves unseen Marmousi crops (safeguarded),
+models beyond GD + line search at equal gradients, falls back to GD on unseen Marmousi crops (safeguard),
 Taylor test through F, transfer to another acquisition and grid."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from torch.func import functional_call
 from geolearn import ledger
 from geolearn.errors import ShapeError
 from geolearn.io import marmousi_crop
-from geolearn.learned_inversion.fwi import LearnedFWI, fwi_training_loss, train_learned_fwi
+from geolearn.learned_inversion.fwi import NOISE_FREE, LearnedFWI, fwi_training_loss, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import gd_fwi
+from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
 from geolearn.learned_inversion.metrics import psnr, relative_misfit
 from geolearn.learned_inversion.training_models.generator import (
     random_models,
@@ -98,38 +99,46 @@ def test_learned_fwi_improves_held_back_models_like_gd_at_equal_gradients(data, 
     assert hist["cache_bytes"] == [N_TRAIN * (2 * SHAPE[0] * SHAPE[1] + 1) * 4] * 3
     v0, v_true, obs = data["v_start"][test], data["v_true"][test], data["observed"][test]
     with torch.no_grad(), ledger.count_solves() as learned_cost:
-        v_learned = net(v0, obs, geometry)
-    # 3 gradients (2 solves per shot) + the safeguard's last modelling (1) per model.
-    assert learned_cost.solves == (3 * 2 + 1) * n_shots * N_TEST
+        run = safeguarded_fwi(net, v0, obs, geometry, safeguard=NOISE_FREE)
+    v_learned = run.velocity
+    assert learned_cost.solves == run.solves
+    # 3 gradients (2 solves per shot), >= 1 line-search trial per layer (1), the last layer's check
+    # (1), and a gradient at the gradient step for each refusal before the last layer (2).
+    refused = int((~run.accepted[:, :-1]).sum())
+    assert run.solves >= (3 * 2 + 3 + 1) * n_shots * N_TEST + 2 * n_shots * refused
     gd = gd_fwi(v0, geometry, obs, 3, step=50.0)
     v_gd = gd.velocity
     # Equal gradients (3 per model); GD's line searches add at least one modelling per gradient.
     assert gd.gradients == 3 * N_TEST and gd.solves >= 3 * (2 + 1) * n_shots * N_TEST
     p_learned, p_gd, p_start = (float(psnr(v, v_true).mean()) for v in (v_learned, v_gd, v0))
-    # Start 21.38 dB, GD + line search 22.05 dB. Learned (safeguarded), seeds 0-4: 22.09-23.14 dB,
-    # i.e. 0.04-1.09 dB above GD (seed 3: +0.04; the others +0.58 or more), spread 1.05 dB.
+    # Start 21.38 dB, GD + line search 22.05 dB (198 solves). Safeguarded learned, seeds 0-4:
+    # 22.20-23.01 dB, i.e. +0.15 (seed 3) to +0.96 dB above GD, spread 0.81 dB, for 256-270
+    # solves; each layer kept the learned update for 50-62 % (layer 1), 25-50 % and 0-38 % of the
+    # models; the bare network: 22.07-23.15 dB.
     assert p_gd > p_start
-    assert p_learned > p_start + 0.3, (p_start, p_learned)
-    assert p_learned > p_gd - 0.2, f"learned FWI {p_learned:.2f} dB vs GD {p_gd:.2f} dB"
+    assert p_learned > p_start + 0.5, (p_start, p_learned)
+    assert p_learned > p_gd, f"learned FWI {p_learned:.2f} dB vs GD {p_gd:.2f} dB"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_trained_on_varied_models_and_starts_it_improves_unseen_marmousi_crops(data, trained, seed):
-    # Without the safeguard (measured, seeds 0-4) crop 1 went from misfit 0.141 to 0.43-1.04 x
-    # that: the failure of the fresh clone (0.1415 -> 0.1419). The safeguarded network returns
-    # the iterate (start included) that fits the data best.
+    # Without the safeguard (measured, seeds 0-4) the network fits crop 1 worse than GD does
+    # (misfit 0.061-0.147 against GD's 0.040; 0.1415 at the start: the old fresh-clone failure) and
+    # paints structure in crop 2 (+0.4 to +0.8 dB over GD there, misfit 0.056-0.087 against 0.076).
+    # The safeguard compares every layer with GD's line-searched step: on these unseen crops it
+    # refused every learned update for all five seeds, so the result is GD's (misfit 0.040 and
+    # 0.076, PSNR gains +0.19 and +0.23 dB over the start) for 70 solves instead of GD's 50.
     net, _ = trained[seed]
     model, geometry = data["model"], data["geometry"]
     start, truth, obs = data["crop_start"], data["crop_truth"], data["crop_observed"]
     with torch.no_grad():
         v_learned = net(start, obs, geometry)
-    mu_start, mu_learned = (_misfit(model, geometry, v, obs) for v in (start, v_learned))
+    gd = gd_fwi(start, geometry, obs, 3, step=50.0)
+    mu_start, mu_learned, mu_gd = (_misfit(model, geometry, v, obs) for v in (start, v_learned, gd.velocity))
     gain = psnr(v_learned, truth) - psnr(start, truth)
-    # Seeds 0-4: misfit ratios 0.27-0.43 (crop 1) and 0.35-0.49 (crop 2). PSNR gains +0.59 to
-    # +0.80 dB on crop 2; on crop 1 a lower misfit does not mean a closer model: -0.61 (seed 3) to
-    # +0.28 dB, so only the mean over both crops is asserted (+0.08 to +0.54 dB; seeds 0-2: +0.28).
+    assert bool((mu_learned <= mu_gd * (1 + 1e-6)).all()), (mu_gd, mu_learned)
     assert bool((mu_learned < 0.9 * mu_start).all()), (mu_start, mu_learned)
-    assert float(gain[1]) > 0.3 and float(gain.mean()) > 0, gain
+    assert float(gain.mean()) > 0.1, gain
 
 
 def test_safeguard_keeps_every_model_from_fitting_the_data_worse():
@@ -143,12 +152,15 @@ def test_safeguard_keeps_every_model_from_fitting_the_data_worse():
             cnn[-1].bias.fill_(-20.0)
     with torch.no_grad():
         with ledger.count_solves() as cost:
-            unguarded = net(v0, obs, geometry, safeguard=False)
+            unguarded = net(v0, obs, geometry, safeguard=None)
         assert cost.solves == 2 * 2 * 2 * geometry.n_shots  # 2 layers' gradients for 2 models, no check
         guarded = net(v0, obs, geometry)
     mu0, mu_bad, mu_safe = (_misfit(model, geometry, v, obs) for v in (v0, unguarded, guarded))
     assert bool((mu_bad > mu0).all()), (mu0, mu_bad)  # the bad network does raise the misfit ...
-    assert bool((mu_safe <= mu0).all()) and torch.equal(guarded, v0)  # ... so every update is refused
+    # ... so every update is refused: the result is gradient descent with the same 2 gradients.
+    gd = gd_fwi(v0, geometry, obs, 2, step=50.0)
+    assert bool((mu_safe < mu0).all())
+    torch.testing.assert_close(guarded, gd.velocity, rtol=0, atol=1e-3)
 
 
 def test_a_network_runs_on_another_acquisition_and_grid():

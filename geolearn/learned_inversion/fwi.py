@@ -43,11 +43,15 @@ Memory plan (measured by ``benchmarks/learned_inversion_bench.py``, in ``docs/le
 Safeguard
 ---------
 A network trained on generated models meets field models it has not seen. At inference
-(:meth:`LearnedFWI.forward`, ``safeguard=True``) the result is, per model, the iterate with the
-smallest data misfit, the start included: the misfits come free with the gradients, plus one
-forward modelling after the last layer. The result never fits the data worse than the start.
-The trajectory itself is the trained one (measured on Marmousi crops and held-back models:
-refusing each misfit-raising step instead, or guarding the training trajectory, did worse).
+(:meth:`LearnedFWI.forward` with a :class:`~geolearn.learned_inversion.safeguard.DataSafeguard`,
+the default) every layer is checked against the classical update it replaces, the line-searched
+gradient step of :func:`~geolearn.learned_inversion.gd_fwi` from the same model: a model keeps
+the learned update only if it fits the data as well, up to the noise level, and otherwise takes
+the gradient step (:mod:`~geolearn.learned_inversion.fwi_safeguard`). Where every learned update
+is refused the result is gradient descent itself, so on a model unlike its training set the
+scheme falls back to the classical method instead of inventing structure the data do not
+support. The check costs the line search's forward modellings (and one more gradient per
+refusal); ``safeguard=None`` runs the bare network.
 """
 
 from __future__ import annotations
@@ -60,21 +64,20 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from geolearn import ledger
-from geolearn.errors import ConfigError, ShapeError
+from geolearn.errors import ConfigError
 from geolearn.learned import zero_output_cnn
 from geolearn.learned.constraints import bounded, bounded_inverse
+from geolearn.learned_inversion.fwi_baseline import check_fwi_inputs, grid_depths
+from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
+from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.wave import Geometry, WaveModeling, fwi_objective
 
-__all__ = ["LearnedFWI", "best_iterate", "fwi_training_loss", "grid_depths", "train_learned_fwi"]
+__all__ = ["NOISE_FREE", "LearnedFWI", "fwi_training_loss", "train_learned_fwi"]
+
+#: The default safeguard of :meth:`LearnedFWI.forward`: misfits compared as they are (clean data).
+NOISE_FREE = DataSafeguard(0.0)
 
 logger = logging.getLogger("geolearn.learned_inversion.fwi")
-
-
-def grid_depths(geometry: Geometry) -> torch.Tensor:
-    """Depths (m) of the grid rows of ``geometry.model``, ``(nz,)`` float64."""
-    model = geometry.model
-    nz = model.shape[-1]
-    return model.origin[-1] + model.spacing[-1] * torch.arange(nz, dtype=torch.float64)
 
 
 class LearnedFWI(nn.Module):
@@ -140,6 +143,13 @@ class LearnedFWI(nn.Module):
         )
         self.register_buffer("v_scale", torch.tensor([float(v) for v in v_scale], dtype=dtype))
         self.register_buffer("knot_depths", torch.linspace(0.0, float(max_depth), n_depth_knots, dtype=dtype))
+
+    def layer_count(self, n_layers: int | None) -> int:
+        """The layers a call runs: ``n_layers`` (a prefix of the network) or all of them."""
+        n = self.n_layers if n_layers is None else n_layers
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.n_layers:
+            raise ConfigError(f"n_layers must lie in 1..{self.n_layers}, got {n_layers!r}")
+        return n
 
     def steps(self, misfit: torch.Tensor) -> torch.Tensor:
         """``α_k(μ)`` in m/s, shape ``(B, K)``, for relative misfits ``μ`` of shape ``(B,)``."""
@@ -213,48 +223,43 @@ class LearnedFWI(nn.Module):
         geometry: Geometry,
         *,
         n_layers: int | None = None,
-        safeguard: bool = True,
+        safeguard: DataSafeguard | None = NOISE_FREE,
+        step: float = 50.0,
+        max_trials: int = 6,
         memory: str = "full",
     ) -> torch.Tensor:
         """Run ``n_layers`` (default all) layers from ``v0`` ``(B, nx, nz)`` (m/s) on records
         ``(B, n_shots, n_rec, nt)`` of ``geometry``; returns ``(B, nx, nz)`` in m/s.
 
-        With ``safeguard`` the result is, per model, the iterate ``v_0 … v_K`` (the start included)
-        that explains the data best, so it never fits them worse than ``v0``. The misfits of the
-        iterates come with the gradients; the last one costs a forward modelling. Cost per model
-        (measure it with :func:`geolearn.ledger.count_solves`): one gradient per layer (2 solves
-        per shot with ``memory="full"``), plus one forward modelling (1 solve per shot) with
-        ``safeguard``; compared with :func:`~geolearn.learned_inversion.gd_fwi` at equal gradients.
+        Parameters
+        ----------
+        safeguard : DataSafeguard or None
+            Check every layer against the line-searched gradient step from the same model (see
+            :func:`~geolearn.learned_inversion.safeguarded_fwi`, which also returns which layers
+            were accepted and the solves); give the records' noise level for noisy data. None
+            runs the bare network.
+        step, max_trials : float, int
+            First step (m/s) and trials of the safeguard's line search, as
+            :func:`~geolearn.learned_inversion.gd_fwi`.
+        memory : str
+            Wavefield storage of the gradients.
+
+        Cost per model (measure it with :func:`geolearn.ledger.count_solves`): one gradient per
+        layer (2 solves per shot with ``memory="full"``); with the safeguard, the line search's
+        forward modellings (1 solve per shot and trial), a forward modelling to check the last
+        layer and a gradient at the gradient step for each refusal before the last layer.
         """
-        shape = geometry.model.shape
-        if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
-            raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
-        if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
-            raise ShapeError(
-                f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
-            )
+        if safeguard is not None:
+            return safeguarded_fwi(self, v0, observed, geometry, safeguard=safeguard, n_layers=n_layers,
+                                   step=step, max_trials=max_trials, memory=memory).velocity  # fmt: skip
+        check_fwi_inputs(v0, observed, geometry)
         depths = grid_depths(geometry)
-        n = self.n_layers if n_layers is None else n_layers
-        v = best = v0
-        g, misfit = self.gradients(v, observed, geometry, memory=memory)
-        best_misfit = misfit
+        n = self.layer_count(n_layers)
+        v = v0
         for k in range(n):
+            g, misfit = self.gradients(v, observed, geometry, memory=memory)
             v = self.layer(k, v, g, misfit, depths)
-            if k + 1 < n:
-                g, misfit = self.gradients(v, observed, geometry, memory=memory)
-            elif safeguard:
-                misfit = self.misfits(v, observed, geometry)
-            if safeguard:
-                best, best_misfit = best_iterate(v, misfit, best, best_misfit)
-        return best if safeguard else v
-
-
-def best_iterate(
-    v: torch.Tensor, misfit: torch.Tensor, best: torch.Tensor, best_misfit: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per model ``(B, nx, nz)``: ``v`` where its misfit ``(B,)`` is below the best so far, else the best."""
-    better = misfit < best_misfit
-    return torch.where(better[:, None, None], v, best), torch.where(better, misfit, best_misfit)
+        return v
 
 
 def fwi_training_loss(

@@ -7,10 +7,29 @@ from dataclasses import dataclass
 import torch
 
 from geolearn import ledger
-from geolearn.errors import ConfigError
+from geolearn.errors import ConfigError, ShapeError
 from geolearn.wave import Geometry, WaveModeling, fwi_objective
 
-__all__ = ["GradientDescentRun", "armijo_step", "gd_fwi"]
+__all__ = ["GradientDescentRun", "armijo_step", "check_fwi_inputs", "gd_fwi", "grid_depths"]
+
+
+def grid_depths(geometry: Geometry) -> torch.Tensor:
+    """Depths (m) of the grid rows of ``geometry.model``, ``(nz,)`` float64."""
+    model = geometry.model
+    nz = model.shape[-1]
+    return model.origin[-1] + model.spacing[-1] * torch.arange(nz, dtype=torch.float64)
+
+
+def check_fwi_inputs(v0: torch.Tensor, observed: torch.Tensor, geometry: Geometry) -> None:
+    """Raise :class:`~geolearn.errors.ShapeError` unless ``v0`` is ``(B, nx, nz)`` of the grid and
+    ``observed`` ``(B, *geometry.record_shape)``: before any wave-equation solve."""
+    shape = tuple(geometry.model.shape)
+    if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
+        raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
+    if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
+        raise ShapeError(
+            f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
+        )
 
 
 @dataclass
@@ -67,6 +86,7 @@ def gd_fwi(
     """
     if n_gradients < 1 or not step > 0:
         raise ConfigError(f"need n_gradients >= 1 and step > 0 m/s, got {n_gradients}, {step}")
+    check_fwi_inputs(v0, observed, geometry)
     F = WaveModeling(geometry.model, geometry)
     out = []
     with ledger.count_solves() as cost:

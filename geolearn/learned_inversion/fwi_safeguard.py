@@ -24,15 +24,17 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from geolearn import ledger
-from geolearn.errors import ConfigError, ShapeError
-from geolearn.learned_inversion.fwi import LearnedFWI, grid_depths
-from geolearn.learned_inversion.fwi_baseline import armijo_step
+from geolearn.learned_inversion.fwi_baseline import armijo_step, check_fwi_inputs, grid_depths
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.wave import Geometry, WaveModeling
+
+if TYPE_CHECKING:  # LearnedFWI.forward runs this module's loop: fwi imports it at run time
+    from geolearn.learned_inversion.fwi import LearnedFWI
 
 __all__ = ["SafeguardedFWIRun", "safeguarded_fwi"]
 
@@ -164,15 +166,9 @@ def _check(
 ) -> int:
     """Validate the inputs of :func:`safeguarded_fwi` before any solve; return the layer count."""
     if not isinstance(safeguard, DataSafeguard):
-        raise TypeError(f"safeguard must be a DataSafeguard, got {type(safeguard).__name__}")
-    shape = tuple(geometry.model.shape)
-    if v0.ndim != 3 or tuple(v0.shape[1:]) != shape:
-        raise ShapeError(f"v0 must be (B, {', '.join(map(str, shape))}), got {tuple(v0.shape)}")
-    if tuple(observed.shape) != (v0.shape[0], *geometry.record_shape):
-        raise ShapeError(
-            f"observed must be ({v0.shape[0]}, {', '.join(map(str, geometry.record_shape))}), got {tuple(observed.shape)}"
+        raise TypeError(
+            f"safeguard must be a DataSafeguard (its noise level), or None for the bare network; "
+            f"got {safeguard!r}"
         )
-    n = net.n_layers if n_layers is None else n_layers
-    if not 1 <= n <= net.n_layers:
-        raise ConfigError(f"n_layers must lie in 1..{net.n_layers}, got {n_layers}")
-    return n
+    check_fwi_inputs(v0, observed, geometry)
+    return net.layer_count(n_layers)
