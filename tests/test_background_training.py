@@ -1,5 +1,5 @@
 """Training over many backgrounds: geological (and Marmousi) models with migration backgrounds, one
-Born operator per model, Adam over samples each imaged with its own operator."""
+Born operator per model, Adam over samples each imaged with its own operator, checkpoints and resume."""
 
 from __future__ import annotations
 
@@ -117,3 +117,67 @@ def test_training_arguments_are_checked():
         train_over_operators(net, sets, schedule="step")
     with pytest.raises(ConfigError, match="data_weight must be >= 0"):
         train_over_operators(net, sets, data_weight=-1.0)
+
+
+class _Interrupted(Exception):
+    """The crash a test simulates (a killed run)."""
+
+
+@pytest.fixture(scope="module")
+def born_sets():
+    """Two Born training sets on the tiny grid (2 shots each)."""
+    model, geometry, _ = tiny_problem(torch.float32)
+    v, v0 = draw_training_velocities(2, SHAPE, SPACING, seed=1, water_depth=30.0, **GEOLOGY)
+    return born_training_sets(model, geometry, v, v0)
+
+
+def _network(features: int = 4) -> LearnedGradientLSRTM:
+    return LearnedGradientLSRTM(2, features=features, depth=2, memory=1, seed=0, dtype=torch.float32)
+
+
+def test_an_interrupted_run_resumes_to_the_weights_and_losses_of_an_uninterrupted_one(tmp_path, born_sets):
+    sets = born_sets
+    plain = learned_gradient_loss(0.3, 1.0)
+    settings = {"loss": plain, "n_steps": 4, "lr": 1e-2, "batch_size": 2, "seed": 5, "progress": False}
+    reference = _network()
+    expected = train_over_operators(reference, sets, **settings)
+
+    calls = {"n": 0}
+
+    def crashing(net, y, J, x):
+        calls["n"] += 1
+        if calls["n"] == 6:  # step 3's second sample: its last checkpoint is after step 2
+            raise _Interrupted
+        return plain(net, y, J, x)
+
+    path = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(_Interrupted):
+        train_over_operators(_network(), sets, **{**settings, "loss": crashing}, checkpoint_path=path,
+                             checkpoint_every=2)  # fmt: skip
+    assert torch.load(path, weights_only=True)["step_count"] == 2
+    resumed = _network()
+    with ledger.count_solves() as cost:
+        history = train_over_operators(resumed, sets, **settings, checkpoint_path=path, checkpoint_every=2)
+    assert cost.solves > 0  # steps 3 and 4 ran again, not read back
+    assert history.steps == [1, 2, 3, 4]
+    # Measured: losses and weights equal bitwise (the random stream, Adam and cosine state restored).
+    np.testing.assert_allclose(history.train_loss, expected.train_loss, rtol=1e-5, atol=0)
+    for a, b in zip(reference.parameters(), resumed.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+    assert not torch.equal(next(resumed.parameters()), next(_network().parameters()))  # it trained
+
+
+def test_a_checkpoint_of_other_settings_or_another_network_is_refused_before_any_solve(tmp_path, born_sets):
+    sets = born_sets
+    path = tmp_path / "checkpoint.pt"
+    train_over_operators(_network(), sets, n_steps=1, batch_size=1, progress=False, checkpoint_path=path)
+    with ledger.count_solves() as cost:
+        with pytest.raises(ConfigError, match=r"other settings \(lr: 0.001 there, 0.002 now\)"):
+            train_over_operators(_network(), sets, n_steps=1, batch_size=1, lr=2e-3, progress=False,
+                                 checkpoint_path=path)  # fmt: skip
+        with pytest.raises(ConfigError, match=r"holds another model \(parameter shapes .*: \(4, .*\) there"):
+            train_over_operators(_network(features=6), sets, n_steps=1, batch_size=1, progress=False,
+                                 checkpoint_path=path)  # fmt: skip
+    assert cost.solves == 0
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        train_over_operators(_network(), sets, checkpoint_path=path, checkpoint_every=0)

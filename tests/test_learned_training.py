@@ -145,6 +145,56 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_batches_with_their_own_operator_average_to_one_batch_step():
+    """A step over two half batches, each carrying the operator, is the step over the whole batch."""
+
+    def halves(n, gen):
+        idx = torch.randint(len(TRAIN[0]), (n,), generator=gen)
+        return [(TRAIN[0][part], TRAIN[1][part], PROB.A) for part in (idx[: n // 2], idx[n // 2 :])]
+
+    def model_mse(model, y, A, x):  # the default loss, run through model_loss
+        return torch.nn.functional.mse_loss(model(y, A), x)
+
+    ref = UnrolledISTA(3, lam=0.3, lipschitz=L)
+    expected = Trainer(ref, operator=PROB.A, lr=0.02, batch_size=16, progress=False, seed=3).fit(
+        TRAIN, n_steps=8
+    )
+    for loss in ({}, {"model_loss": model_mse}):  # no operator on the trainer: each batch brings its own
+        net = UnrolledISTA(3, lam=0.3, lipschitz=L)
+        history = Trainer(net, lr=0.02, batch_size=16, progress=False, seed=3, **loss).fit(halves, n_steps=8)
+        # Not bitwise: the loss of two float32 half means (measured: 2.1e-7 relative; weights equal).
+        torch.testing.assert_close(history.train_loss, expected.train_loss, rtol=1e-5, atol=0)
+        for a, b in zip(ref.parameters(), net.parameters()):
+            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ConfigError, match="replaces loss and forward_kwargs"):
+        Trainer(net, model_loss=model_mse, loss=lambda e, x, y: (e - x).abs().mean())
+    with pytest.raises(ConfigError, match="n_layers=2 cannot be forwarded through model_loss"):
+        Trainer(net, model_loss=model_mse, progress=False).fit(halves, n_steps=1, n_layers=2)
+    with pytest.raises(ConfigError, match="settings must hold JSON values"):
+        Trainer(net, settings={"operator": PROB.A})
+
+
+def test_a_checkpoint_of_other_settings_or_another_model_is_refused_untouched(tmp_path):
+    path = tmp_path / "run.pt"
+    net = UnrolledISTA(2, lam=0.3, lipschitz=L)
+    Trainer(
+        net, operator=PROB.A, batch_size=8, progress=False, checkpoint_path=path, settings={"lr": 0.02}
+    ).fit(TRAIN, n_steps=2)
+    fresh = UnrolledISTA(2, lam=0.3, lipschitz=L)
+    before = [p.detach().clone() for p in fresh.parameters()]
+    with pytest.raises(ConfigError, match=r"other settings \(lr: 0.02 there, 0.05 now\)"):
+        Trainer(fresh, operator=PROB.A, progress=False, checkpoint_path=path, settings={"lr": 0.05}).fit(
+            TRAIN, n_steps=2
+        )
+    with pytest.raises(ConfigError, match=r"other settings \(lr: 0.02 there, None now\)"):
+        Trainer(fresh, operator=PROB.A, progress=False).load_checkpoint(path)
+    assert all(torch.equal(a, b) for a, b in zip(before, fresh.parameters()))
+    with pytest.raises(ConfigError, match="holds another model"):
+        Trainer(UnrolledISTA(3, lam=0.3, lipschitz=L), progress=False, settings={"lr": 0.02}).load_checkpoint(
+            path
+        )
+
+
 def test_checkpoints_load_as_data_and_a_file_that_would_run_code_is_refused(tmp_path):
     net = UnrolledISTA(2, lam=0.3, lipschitz=L)
     tr = Trainer(net, operator=PROB.A, lr=0.02, batch_size=8, progress=False, schedule="step",

@@ -4,10 +4,13 @@ stage-wise (layer-by-layer) training, validation NMSE in dB, checkpoints, tqdm p
 Checkpoints hold tensors, numbers, strings and lists only: they are written atomically
 (:func:`geolearn.atomic.atomic_path`) and read with ``torch.load(weights_only=True)``, so a
 checkpoint file cannot run code.
+
+Training over many operators: a sampler may return ``(y, x*, operator)`` batches, several per step.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -23,14 +26,21 @@ from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError, ConvergenceError, ShapeError
 from geolearn.operators import LinearOperator
 
-__all__ = ["Loss", "Trainer", "TrainingHistory", "mse_loss", "nmse_db"]
+__all__ = ["Batch", "Loss", "ModelLoss", "Sampler", "Trainer", "TrainingHistory", "mse_loss", "nmse_db"]
 
 log = logging.getLogger("geolearn.learned.training")
 
 Pairs = tuple[torch.Tensor, torch.Tensor]
-Sampler = Callable[[int, torch.Generator], Pairs]
+#: ``(y, x*)``, or ``(y, x*, operator)``: the operator of this batch replaces the trainer's.
+Batch = Pairs | tuple[torch.Tensor, torch.Tensor, LinearOperator]
+#: ``sampler(batch_size, generator)``: a batch, or a list of batches whose losses a step averages,
+#: back-propagating each on its own (memory holds one batch's graph).
+Sampler = Callable[[int, torch.Generator], Batch | list[Batch]]
 #: ``loss(estimate, target, y) -> scalar``: the data ``y`` is passed so a loss can measure data fit.
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``loss(model, y, operator, target) -> scalar``: a loss that runs the model itself (e.g. on its
+#: intermediate iterates); ``operator`` is the batch's (None without one).
+ModelLoss = Callable[[nn.Module, torch.Tensor, LinearOperator | None, torch.Tensor], torch.Tensor]
 
 
 def mse_loss(estimate: torch.Tensor, target: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -90,6 +100,10 @@ class Trainer:
         Write a checkpoint (model, optimiser, step, history) there every ``checkpoint_every``
         steps and at the end, atomically; :meth:`fit` resumes from it when it exists.
     checkpoint_every : int
+    settings : dict, optional
+        The run's settings (JSON values: numbers, strings, booleans, None, lists, dicts), stored
+        in checkpoints: loading one written with other settings, or for a model of other
+        parameter names or shapes, raises :class:`~geolearn.errors.ConfigError`.
     progress : bool
         Show a tqdm progress bar (set False to silence).
     seed : int
@@ -97,6 +111,9 @@ class Trainer:
     loss : callable, optional
         ``loss(estimate, target, y) -> scalar`` (see :data:`Loss`); default :func:`mse_loss`.
         Validation always reports the NMSE of the estimate.
+    model_loss : callable, optional
+        ``model_loss(model, y, operator, target) -> scalar`` (see :data:`ModelLoss`), used instead
+        of calling the model and ``loss`` (so with neither ``forward_kwargs`` nor ``n_layers``).
     """
 
     def __init__(
@@ -115,6 +132,8 @@ class Trainer:
         progress: bool = True,
         seed: int = 0,
         loss: Loss = mse_loss,
+        model_loss: ModelLoss | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         if schedule not in (None, "cosine", "step"):
             raise ConfigError(f"schedule must be None, 'cosine' or 'step', got {schedule!r}")
@@ -129,9 +148,20 @@ class Trainer:
             raise ConfigError(f"loss must be callable (estimate, target, y) -> scalar, got {loss!r}")
         if operator is not None and not isinstance(operator, LinearOperator):
             raise TypeError(f"operator must be a geolearn LinearOperator, got {type(operator).__name__}")
+        if model_loss is not None and (not callable(model_loss) or loss is not mse_loss or forward_kwargs):
+            raise ConfigError(
+                "model_loss must be callable (model, y, operator, target) -> scalar and replaces loss and "
+                f"forward_kwargs; got model_loss={model_loss!r}, loss={loss!r}, forward_kwargs={forward_kwargs!r}"
+            )
+        try:  # stored as plain data, compared after the same round trip a checkpoint makes
+            self.settings = (
+                json.loads(json.dumps(settings, allow_nan=False)) if settings is not None else None
+            )
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"settings must hold JSON values only (got {settings!r}): {err}") from err
         self.model, self.lr, self.schedule, self.clip_norm = model, float(lr), schedule, clip_norm
         self.operator, self.forward_kwargs = operator, dict(forward_kwargs or {})
-        self.loss = loss
+        self.loss, self.model_loss = loss, model_loss
         self.batch_size, self.val_every = int(batch_size), int(val_every)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every, self.progress = int(checkpoint_every), bool(progress)
@@ -140,12 +170,15 @@ class Trainer:
         self.step_count = 0
 
     # ------------------------------------------------------------------ evaluation
-    def predict(self, y: torch.Tensor, n_layers: int | None = None) -> torch.Tensor:
-        """The model's estimate for data ``y`` (with the trainer's operator and call arguments)."""
+    def predict(
+        self, y: torch.Tensor, n_layers: int | None = None, operator: LinearOperator | None = None
+    ) -> torch.Tensor:
+        """The model's estimate for data ``y`` (with ``operator``, default the trainer's, and its call arguments)."""
         kwargs = dict(self.forward_kwargs)
         if n_layers is not None:
             kwargs["n_layers"] = n_layers
-        args = (y,) if self.operator is None else (y, self.operator)
+        operator = operator if operator is not None else self.operator
+        args = (y,) if operator is None else (y, operator)
         return self.model(*args, **kwargs)
 
     @torch.no_grad()
@@ -177,8 +210,9 @@ class Trainer:
 
         Parameters
         ----------
-        train : (y, x*) tensors or callable ``(batch_size, generator) -> (y, x*)``
-            A fixed training set (mini-batches drawn with replacement) or a sampler of fresh pairs.
+        train : (y, x*) tensors or :data:`Sampler`
+            A fixed training set (mini-batches drawn with replacement) or a sampler of fresh
+            batches, ``(batch_size, generator) -> (y, x*)``, ``(y, x*, operator)`` or a list of them.
         val : (y, x*), optional
             Validation pairs for NMSE in dB.
         n_steps : int
@@ -191,6 +225,10 @@ class Trainer:
         """
         if n_steps < 1:
             raise ConfigError(f"n_steps must be positive, got {n_steps}")
+        if n_layers is not None and self.model_loss is not None:
+            raise ConfigError(
+                f"n_layers={n_layers} cannot be forwarded through model_loss, which runs the model"
+            )
         sample = train if callable(train) else self._batcher(train)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
@@ -203,14 +241,9 @@ class Trainer:
         bar = tqdm(range(start, n_steps), disable=not self.progress, desc=f"train stage {stage}", leave=False)
         self.model.train()
         for i in bar:
-            y, x = sample(self.batch_size, self.generator)
+            batch = sample(self.batch_size, self.generator)
             opt.zero_grad(set_to_none=True)
-            loss = self.loss(self.predict(y, n_layers), x, y)
-            if not torch.isfinite(loss):
-                raise ConvergenceError(
-                    f"training loss became {float(loss.detach())} at step {self.step_count}"
-                )
-            loss.backward()
+            loss = self._backward(batch, n_layers)
             if self.clip_norm is not None:
                 nn.utils.clip_grad_norm_(params, self.clip_norm)
             opt.step()
@@ -218,7 +251,7 @@ class Trainer:
                 sched.step()
             self.step_count += 1
             self.history.steps.append(self.step_count)
-            self.history.train_loss.append(float(loss.detach()))
+            self.history.train_loss.append(loss)
             self.history.stages.append(stage)
             last = i == n_steps - 1
             if val is not None and ((i + 1) % self.val_every == 0 or last):
@@ -278,6 +311,7 @@ class Trainer:
             "stage": stage,
             "history": self.history.to_dict(),
             "generator": self.generator.get_state(),
+            "settings": self.settings,
         }
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
@@ -287,8 +321,11 @@ class Trainer:
         """Restore model weights, counters, history and RNG state; return the raw checkpoint.
 
         The file is read as data (``weights_only=True``): tensors, numbers, strings, lists, dicts.
+        A checkpoint of other settings or for another model raises :class:`ConfigError` before
+        anything is restored.
         """
         state = torch.load(Path(path), weights_only=True)
+        self._check_fits(state, Path(path))
         self.model.load_state_dict(state["model"])
         self.step_count = state["step_count"]
         self.history = TrainingHistory(**state["history"])
@@ -296,6 +333,43 @@ class Trainer:
         return state
 
     # ------------------------------------------------------------------ internals
+    def _backward(self, batch: Batch | list[Batch], n_layers: int | None) -> float:
+        """Back-propagate the step's loss, the mean over its batches (one graph at a time); return it."""
+        parts = batch if isinstance(batch, list) else [batch]
+        if not parts:
+            raise ConfigError("the sampler returned an empty list of batches")
+        total = 0.0
+        for y, x, *operator in parts:
+            op = operator[0] if operator else self.operator
+            if self.model_loss is not None:
+                value = self.model_loss(self.model, y, op, x)
+            else:
+                value = self.loss(self.predict(y, n_layers, op), x, y)
+            value = value / len(parts)
+            if not torch.isfinite(value):
+                raise ConvergenceError(
+                    f"training loss became {float(value.detach())} at step {self.step_count}"
+                )
+            value.backward()
+            total += float(value.detach())
+        return total
+
+    def _check_fits(self, state: dict, path: Path) -> None:
+        """Refuse a checkpoint of other settings or of another model, before restoring anything."""
+        saved, now = state.get("settings"), self.settings
+        if saved != now:
+            old, new = saved or {}, now or {}
+            keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)) or ["settings"]
+            diff = "; ".join(f"{k}: {old.get(k, saved)!r} there, {new.get(k, now)!r} now" for k in keys)
+            raise ConfigError(f"checkpoint {path} was written with other settings ({diff}): rerun with "
+                              "those or remove it to start afresh")  # fmt: skip
+        own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        theirs = {k: tuple(v.shape) for k, v in state["model"].items()}
+        if own != theirs:
+            keys = sorted(k for k in own.keys() | theirs.keys() if own.get(k) != theirs.get(k))[:5]
+            diff = "; ".join(f"{k}: {theirs.get(k)} there, {own.get(k)} in this model" for k in keys)
+            raise ConfigError(f"checkpoint {path} holds another model (parameter shapes {diff})")
+
     def _maybe_resume(self, opt, sched, stage: int) -> int | None:
         path = self.checkpoint_path
         if path is None or not path.exists():

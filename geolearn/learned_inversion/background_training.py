@@ -13,7 +13,8 @@ outside the evaluation regions (:mod:`~geolearn.learned_inversion.training_model
 - :func:`draw_training_velocities`: true velocities and one migration background each.
 - :func:`born_training_sets`: one :class:`BornTrainingSet` (operator and pairs) per background.
 - :func:`train_over_operators`: Adam on :func:`~geolearn.learned_inversion.lsrtm.lsrtm_loss`, each
-  sample imaged with its own operator (any ``net(y, J)``: learned gradient, unrolled ISTA).
+  sample imaged with its own operator (any ``net(y, J)``: learned gradient, unrolled ISTA), run by
+  :class:`~geolearn.learned.Trainer`: checkpointed, and resumed by a call with the same arguments.
 
 Cost of training: every sample of a mini-batch runs the network with its operator forward and
 backward, so a step costs the network's J/Jᵀ count twice (plus one J and one Jᵀ for the data
@@ -27,15 +28,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from geolearn import ledger
-from geolearn.errors import ConfigError, ConvergenceError, ShapeError
-from geolearn.learned import TrainingHistory
+from geolearn.errors import ConfigError, ShapeError
+from geolearn.learned import Trainer, TrainingHistory
 from geolearn.learned_inversion.learned_gradient import NetworkLoss
 from geolearn.learned_inversion.lsrtm import lsrtm_loss
 from geolearn.learned_inversion.training_models.backgrounds import migration_backgrounds
@@ -177,12 +178,16 @@ def train_over_operators(
     schedule: str | None = "cosine",
     seed: int = 0,
     progress: bool = True,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every: int = 10,
 ) -> TrainingHistory:
     """Adam on the mean training loss of samples drawn over all sets (default :func:`lsrtm_loss`).
 
     Each step draws ``batch_size`` samples uniformly (with replacement) over all pairs of all
     sets, runs ``net(y, J)`` with each sample's own operator and back-propagates through every
-    J and Jᵀ (one sample at a time, so memory holds one sample's graph).
+    J and Jᵀ (one sample at a time, so memory holds one sample's graph). The steps are those of
+    a :class:`~geolearn.learned.Trainer` (one batch per sample), which also writes and resumes
+    the checkpoints.
 
     Parameters
     ----------
@@ -202,13 +207,22 @@ def train_over_operators(
         the safeguard's decisions depend on small misfit differences), or constant.
     progress : bool
         tqdm bar (False silences it).
+    checkpoint_path : str or Path, optional
+        Checkpoint file (weights, Adam and schedule state, random stream, history, settings),
+        written atomically every ``checkpoint_every`` steps and at the end. When it exists, a
+        call with the same arguments resumes from it and ends with the weights and history of
+        an uninterrupted run; one written with other settings (steps, rates, batch, seed, loss,
+        set sizes) or for another network raises :class:`~geolearn.errors.ConfigError` before
+        any wave solve. A custom ``loss`` is not recorded: resume with the same one.
+    checkpoint_every : int
+        Steps between checkpoints (each step costs ``batch_size`` samples' wave solves).
 
     Returns
     -------
     TrainingHistory
-        Per-step mean loss. The J/Jᵀ applications are counted by the sets' operators
-        (``set.J.applications``); the wave-equation solves, measured with the cost ledger, are
-        logged at INFO.
+        Per-step mean loss (from the first step, also when resumed). The J/Jᵀ applications are
+        counted by the sets' operators (``set.J.applications``); the wave-equation solves of
+        this call, measured with the cost ledger, are logged at INFO.
     """
     if not sets:
         raise ConfigError("sets is empty: give at least one BornTrainingSet")
@@ -216,7 +230,11 @@ def train_over_operators(
         raise ConfigError(f"need n_steps >= 1, batch_size >= 1 and lr > 0; got {n_steps}, {batch_size}, {lr}")
     if schedule not in ("cosine", None):
         raise ConfigError(f"schedule must be 'cosine' or None, got {schedule!r}")
-    index = [(s, i) for s, ts in enumerate(sets) for i in range(len(ts.y))]
+    # what a checkpoint must have been written with (a custom loss cannot be compared: named only)
+    settings = {"n_steps": int(n_steps), "lr": float(lr), "batch_size": int(batch_size), "seed": int(seed),
+                "clip_norm": None if clip_norm is None else float(clip_norm), "schedule": schedule,
+                "set_sizes": [len(ts.y) for ts in sets],
+                "loss": "custom" if loss is not None else f"lsrtm_loss(data_weight={data_weight})"}  # fmt: skip
     if loss is None:
         if not data_weight >= 0:
             raise ConfigError(f"data_weight must be >= 0, got {data_weight}")
@@ -224,32 +242,17 @@ def train_over_operators(
         def loss(net: nn.Module, y: torch.Tensor, J: LinearOperator, x: torch.Tensor) -> torch.Tensor:
             return lsrtm_loss(J, data_weight)(net(y, J), x, y)
 
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps) if schedule == "cosine" else None
-    gen = torch.Generator().manual_seed(seed)
-    history = TrainingHistory()
-    net.train()
+    index = [(s, i) for s, ts in enumerate(sets) for i in range(len(ts.y))]
+
+    def samples(n: int, gen: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor, LinearOperator]]:
+        draws = (index[j] for j in torch.randint(len(index), (n,), generator=gen).tolist())
+        return [(sets[s].y[i : i + 1], sets[s].x[i : i + 1], sets[s].J) for s, i in draws]
+
+    trainer = Trainer(net, lr=lr, schedule=schedule, clip_norm=clip_norm, batch_size=batch_size,
+                      checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, progress=progress,
+                      seed=seed, model_loss=loss, settings=settings)  # fmt: skip
     with ledger.count_solves() as cost:
-        for step in tqdm(range(n_steps), desc="train over operators", disable=not progress, leave=False):
-            opt.zero_grad(set_to_none=True)
-            total = 0.0
-            for j in torch.randint(len(index), (batch_size,), generator=gen).tolist():
-                s, i = index[j]
-                ts = sets[s]
-                y, x = ts.y[i : i + 1], ts.x[i : i + 1]
-                value = loss(net, y, ts.J, x) / batch_size
-                if not torch.isfinite(value):
-                    raise ConvergenceError(f"training loss became {float(value.detach())} at step {step}")
-                value.backward()
-                total += float(value.detach())
-            if clip_norm is not None:
-                nn.utils.clip_grad_norm_(params, clip_norm)
-            opt.step()
-            if decay is not None:
-                decay.step()
-            history.steps.append(step + 1)
-            history.train_loss.append(total)
-    logger.info("trained %d steps over %d operators: loss %.4g -> %.4g, %.0f wave-equation solves", n_steps,
-                len(sets), history.train_loss[0], history.train_loss[-1], cost.solves)  # fmt: skip
+        history = trainer.fit(samples, n_steps=n_steps)
+    logger.info("trained %d steps over %d operators: loss %.4g -> %.4g, %.0f wave-equation solves in this call",
+                n_steps, len(sets), history.train_loss[0], history.train_loss[-1], cost.solves)  # fmt: skip
     return history
