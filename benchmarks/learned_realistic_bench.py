@@ -8,9 +8,11 @@ plus 2 % Gaussian noise.
 Training: :func:`geological_models` and :func:`marmousi_training_crops` (outside the evaluation
 regions), each with migration backgrounds over 50/100/200/400 m, one drawn per step; every step a
 new Rademacher supershot of all 24 shots (``SourceEncoding``, the encoded records modelled at one
-solve) — evaluation and inference use the full, unencoded data. Training is resumable (``Trainer``
-checkpoints in the work directory) and sized to the time budget (a step is timed, then the number of
-steps chosen). Methods, compared at (nearly) equal J/Jᵀ applications per model (counted by the
+solve) — evaluation and inference use the full, unencoded data. Losses: the learned gradient network
+``learned_gradient_loss`` (image error + 0.3 × data misfit + a hinge on every layer that fits the data
+worse than its CG step), the unrolled ISTA ``lsrtm_loss`` (image + 0.3 × data). Training is resumable (``Trainer``
+checkpoints in the work directory) and sized to the time budget (re-planned every 20 steps at the
+step time measured so far). Methods, compared at (nearly) equal J/Jᵀ applications per model (counted by the
 operators themselves, ``J.applications``):
 
 - learned gradient LSRTM (Adler & Öktem; 3 layers: 3K − 1 = 8 applications; with the
