@@ -131,7 +131,7 @@ def test_wrong_or_corrupt_weights_files_are_refused(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ training
-def test_bad_inputs_are_refused_before_any_solve(survey, problem, tmp_path, monkeypatch):
+def test_bad_inputs_are_refused_before_any_solve(survey, problem, tmp_path, monkeypatch, caplog):
     def no_solve(*args, **kwargs):
         raise AssertionError("a Born operator was built before the inputs were checked")
 
@@ -148,6 +148,18 @@ def test_bad_inputs_are_refused_before_any_solve(survey, problem, tmp_path, monk
     with pytest.raises(ConfigError, match=r"velocity range .* is empty"):
         train_for_survey(problem, vp, tmp_path / "w", SurveyTraining(**TINY, velocity_range=(9000.0, 9500.0)))
     assert not (tmp_path / "w" / "training.json").exists()  # nothing claimed by a refused run
+    # A training model clipped flat to the velocity range has nothing to image (J·0 = 0): dropped, and
+    # a pool of only such models refused, before any solve (it used to stop training midway).
+    flat = np.full((2, *vp.shape), 1800.0)
+    monkeypatch.setattr(st, "draw_training_velocities", lambda *a, **k: (flat.copy(), flat.copy()))
+    with pytest.raises(ConfigError, match=r"every training model is flat .* widen velocity_range"):
+        train_for_survey(problem, vp, tmp_path / "w", SurveyTraining(**TINY))
+    varied = flat.copy()
+    varied[1, :, 10:] = 2000.0
+    monkeypatch.setattr(st, "draw_training_velocities", lambda *a, **k: (varied.copy(), flat.copy()))
+    with caplog.at_level("INFO", logger=st.logger.name), pytest.raises(AssertionError, match="Born operator"):
+        train_for_survey(problem, vp, tmp_path / "w2", SurveyTraining(**TINY))
+    assert "1 of 2 training models have no perturbation left" in caplog.text
     # The CLI: one line naming the key, before the survey is even read.
     cases = {"training.models=0": "training.models = 0 is invalid", "training.encoding=hadamard": "training.encoding",
              "training.modes=3": "did you mean 'training.models'",

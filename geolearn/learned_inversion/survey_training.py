@@ -11,7 +11,9 @@
 2. every step draws a model and a new random supershot (:class:`~geolearn.wave.SourceEncoding`:
    Rademacher weights when all shots share their receivers, else a random subset of shots),
    models ``y = J x`` plus noise with that experiment's Born operator at the model's background,
-   and takes an Adam step on :func:`lsrtm_loss` (:class:`LearnedGradientLSRTM`, CG classical step).
+   and takes an Adam step on :func:`~geolearn.learned_inversion.learned_gradient_loss` (image error,
+   data misfit, and a hinge on layers that fit the data worse than their CG step, so the safeguard
+   stays silent on models like these; :class:`LearnedGradientLSRTM`, CG classical step).
    Inference uses the full, unencoded survey (:func:`~geolearn.learned_inversion.learned_migrate`);
 3. :class:`~geolearn.learned.Trainer` checkpoints in the work directory: a killed run started again
    with the same settings (kept in ``training.json``; others are refused) continues from the last one.
@@ -40,12 +42,10 @@ from geolearn.imaging import ShotProblem, preflight, seabed_depth
 from geolearn.imaging.discretisation import as_velocity, stability_limit
 from geolearn.learned import Trainer, TrainingHistory
 from geolearn.learned_inversion.background_training import draw_training_velocities
-from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM
-from geolearn.learned_inversion.lsrtm import lsrtm_loss
+from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
 from geolearn.learned_inversion.persistence import save_learned
 from geolearn.learned_inversion.training_models.generator import WATER_VELOCITY
 from geolearn.learned_inversion.training_models.geology import GeologyOptions
-from geolearn.operators import LinearOperator
 from geolearn.wave import BornOperator, Geometry, Model, SourceEncoding, common_receivers
 from geolearn.wave.encoding import ENCODINGS
 
@@ -57,6 +57,8 @@ logger = logging.getLogger("geolearn.learned_inversion.survey_training")
 RANGE_MARGIN = (0.9, 1.1)
 #: Fraction of the time step's stability limit the training velocities may reach.
 STABLE_FRACTION = 0.99
+#: RMS perturbation (m/s) below which a training model has nothing to image and is dropped.
+MIN_DETAIL = 1.0
 
 
 @dataclass(frozen=True)
@@ -174,52 +176,36 @@ class SurveyTrainingResult:
     weights: Path | None
 
 
-class _DrawnBorn(LinearOperator):
-    """The Born operator of the current step, which :class:`_EncodedSampler` replaces every step.
-
-    The :class:`~geolearn.learned.Trainer` passes this one object to the network and the loss; a
-    step's backward runs before the next draw, so every gradient uses its own step's operator.
-    """
-
-    def __init__(self, model: Model) -> None:
-        super().__init__(model.shape, (1, 1, 1), dtype=model.dtype)
-        self.current: BornOperator | None = None
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.current._forward(x)
-
-    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self.current._adjoint(y)
-
-
 class _EncodedSampler:
-    """Training pairs ``(y, x)`` for the Trainer: a model, its background, a new supershot."""
+    """Training batches ``(y, x, J)`` for the Trainer: a model, its background, a new supershot and
+    that experiment's Born operator (a step's backward runs before the next draw)."""
 
     def __init__(self, model: Model, encoding: SourceEncoding, pool: tuple[np.ndarray, np.ndarray],
-                 noise: float, drawn: _DrawnBorn, cost_path: Path, cost: ledger.SolveCount) -> None:  # fmt: skip
-        self.model, self.encoding, self.noise, self.drawn = model, encoding, noise, drawn
+                 noise: float, cost_path: Path, cost: ledger.SolveCount) -> None:  # fmt: skip
+        self.model, self.encoding, self.noise, self.current = model, encoding, noise, None
         self.velocity = torch.as_tensor(pool[0], dtype=model.dtype)
         self.background = torch.as_tensor(pool[1], dtype=model.dtype)
         self.cost_path, self.cost = cost_path, cost
         self.before = json.loads(cost_path.read_text())["solves"] if cost_path.exists() else 0.0
 
-    def __call__(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, batch_size: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, BornOperator]:
         self.close()
         i = int(torch.randint(len(self.velocity), (1,), generator=gen))
         self.encoding.generator = gen  # the Trainer's generator: a resumed run draws the same
         geometry = self.encoding.draw()
         v0 = self.background[i]
-        J = BornOperator(self.model, geometry, v0)
-        self.drawn.current, self.drawn.range_shape = J, J.range_shape
+        J = self.current = BornOperator(self.model, geometry, v0)
         x = (self.velocity[i] - v0)[None]
         with torch.no_grad():
             y = J(x)
         n = torch.randn(y.shape, generator=gen, dtype=y.dtype)
-        return y + self.noise * y.norm() / n.norm() * n, x
+        return y + self.noise * y.norm() / n.norm() * n, x, J
 
     def close(self) -> None:
         """Free the current operator's kept backgrounds; write the solves so far to ``cost.json``."""
-        J, self.drawn.current = self.drawn.current, None
+        J, self.current = self.current, None
         if J is None:
             return
         J.background.clear()
@@ -284,18 +270,17 @@ def train_for_survey(
     base = problem.geometry(model)
     kind, subset = _encoding(base, settings)
     encoding = SourceEncoding(base, kind, subset=subset, seed=settings.seed)
-    drawn = _DrawnBorn(model)
     net = LearnedGradientLSRTM(settings.layers, features=settings.features, depth=settings.depth,
                                memory=settings.memory, classical="cg", seed=settings.seed, dtype=model.dtype)  # fmt: skip
-    trainer = Trainer(net, operator=drawn, lr=settings.learning_rate, schedule="cosine", clip_norm=1.0, batch_size=1,
+    trainer = Trainer(net, lr=settings.learning_rate, schedule="cosine", clip_norm=1.0, batch_size=1,
                       checkpoint_path=work / "checkpoint.pt", checkpoint_every=settings.checkpoint_every,
-                      progress=progress, seed=settings.seed, loss=lsrtm_loss(drawn, settings.data_weight))  # fmt: skip
+                      progress=progress, seed=settings.seed, model_loss=learned_gradient_loss(settings.data_weight))  # fmt: skip
     _claim(work, settings, problem)  # last: a setting refused above can be corrected and rerun
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
     with ledger.count_solves() as cost:
-        sampler = _EncodedSampler(model, encoding, (velocities, backgrounds), settings.noise, drawn,
-                                  work / "cost.json", cost)  # fmt: skip
+        sampler = _EncodedSampler(model, encoding, (velocities, backgrounds), settings.noise, work / "cost.json",
+                                  cost)  # fmt: skip
         try:
             trainer.fit(sampler, n_steps=settings.steps)
         finally:
@@ -348,7 +333,19 @@ def _training_pool(
         data_dir=None if data_dir is None else os.fspath(data_dir),
     )  # fmt: skip
     # Only Marmousi crops can exceed the range; the Born operators must be stable at the time step.
-    return np.clip(velocities, None, v_range[1]), np.clip(backgrounds, None, v_range[1])
+    velocities, backgrounds = np.clip(velocities, None, v_range[1]), np.clip(backgrounds, None, v_range[1])
+    # A crop clipped flat has nothing left to image (its records J·0 are zero): drop it before any solve.
+    detail = np.sqrt(((velocities - backgrounds) ** 2).mean(axis=(1, 2)))
+    keep = detail >= MIN_DETAIL
+    if not keep.any():
+        raise ConfigError(
+            f"every training model is flat within {MIN_DETAIL:g} m/s of its background after clipping to the "
+            f"velocity range [{v_range[0]:.0f}, {v_range[1]:.0f}] m/s; widen velocity_range"
+        )
+    if not keep.all():
+        logger.info("%d of %d training models have no perturbation left after clipping to %.0f m/s: dropped",
+                    int((~keep).sum()), len(keep), v_range[1])  # fmt: skip
+    return velocities[keep], backgrounds[keep]
 
 
 def _weights_bytes(problem: ShotProblem, settings: SurveyTraining) -> int:
