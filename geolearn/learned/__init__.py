@@ -28,7 +28,9 @@ Also in submodules (their public home):
   :mod:`geolearn.learned.fixed_point` (:class:`~geolearn.learned.fixed_point.FixedPointResult`),
   :mod:`geolearn.learned.fista` (:class:`~geolearn.learned.fista.LyapunovReport`),
   :mod:`geolearn.learned.lipschitz` (:class:`~geolearn.learned.lipschitz.FirmnessReport`) — reports;
-- :mod:`geolearn.learned.spectral` — :func:`~geolearn.learned.spectral.conv_operator_norm`.
+- :mod:`geolearn.learned.spectral` — :func:`~geolearn.learned.spectral.conv_operator_norm`;
+- :mod:`geolearn.learned.training` — the types a :class:`Trainer` takes: ``Batch`` (``(y, x*)``, or
+  ``(y, x*, operator)`` with its own operator), ``Sampler`` and the losses ``Loss`` / ``ModelLoss``.
 """
 
 from geolearn.learned.cnn import zero_output_cnn
