@@ -145,6 +145,27 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_a_resumed_call_with_its_own_rate_steps_at_that_rate(tmp_path):
+    """Extending a checkpointed run call by call with a lower lr (no schedule) uses the new lr, as a
+    fresh optimiser with the resumed Adam moments would; without lr it keeps the checkpoint's."""
+    path = tmp_path / "run.pt"
+
+    def trainer(net):
+        return Trainer(net, operator=PROB.A, lr=0.02, batch_size=16, progress=False, seed=3,
+                       checkpoint_path=path, checkpoint_every=5)  # fmt: skip
+
+    net = UnrolledISTA(3, lam=0.3, lipschitz=L)
+    tr = trainer(net)
+    tr.fit(TRAIN, n_steps=5)
+    tr.fit(TRAIN, n_steps=10, lr=0.002)
+    state = torch.load(path, weights_only=True)
+    assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [0.002]
+    tr.fit(TRAIN, n_steps=15)
+    state = torch.load(path, weights_only=True)
+    assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [0.002]
+    assert tr.step_count == 15
+
+
 def test_batches_with_their_own_operator_average_to_one_batch_step():
     """A step over two half batches, each carrying the operator, is the step over the whole batch."""
 

@@ -219,7 +219,8 @@ class Trainer:
         n_layers : int, optional
             Train the first ``n_layers`` layers only (forwarded to the model).
         lr : float, optional
-            Learning rate for this call (default: the trainer's).
+            Learning rate for this call (default: the trainer's). Without a ``schedule`` it also
+            replaces the rate of a resumed optimiser, so that a caller can lower it call by call.
         stage : int
             Stage label stored in the history.
         """
@@ -238,6 +239,9 @@ class Trainer:
         start = self._maybe_resume(opt, sched, stage)
         if start is None:  # the checkpoint is from a later stage: this one is already done
             return self.history
+        if lr is not None and sched is None:
+            for group in opt.param_groups:
+                group["lr"] = lr
         bar = tqdm(range(start, n_steps), disable=not self.progress, desc=f"train stage {stage}", leave=False)
         self.model.train()
         for i in bar:
