@@ -11,12 +11,15 @@ rejected, the result is exactly gradient descent with ``K`` gradients (the step 
 from layer to layer as :func:`gd_fwi` carries it).
 
 Cost per model, in wave-equation solves measured with the cost ledger (:mod:`geolearn.ledger`,
-:attr:`SafeguardedFWIRun.solves`): the ``K`` gradients of the learned scheme (2 solves per shot
-each with ``memory="full"``; ``F(v_L)`` comes with the next layer's gradient), the line search's
-forward modellings (1 solve per shot and trial, at least one trial per layer; skipped where
-``v_L`` already explains the data to the noise level), one forward modelling to check the last
-layer, and one more gradient at ``v_C`` for every rejection before the last layer. Where every
-update is rejected that is :func:`~geolearn.learned_inversion.gd_fwi`'s solves plus ``2(K − 1) + 1`` per shot.
+:attr:`SafeguardedFWIRun.solves`; per shot, with ``memory="full"``, where a gradient is 2 solves):
+the gradient at ``v_0``; then per layer one forward modelling of ``v_L`` to check it (1), the
+line search's forward modellings (1 per trial, at least one trial per layer; skipped where ``v_L``
+already explains the data to the noise level), and, for every layer but the last, one gradient at
+the model the layer kept (2), computed after the decision so that a refused ``v_L`` costs no
+gradient. That is ``3K`` plus the line-search trials per shot, whichever updates are kept. Where
+every update is rejected the line searches are :func:`~geolearn.learned_inversion.gd_fwi`'s and
+the total is its solves plus ``K`` per shot (the ``K`` checks of ``v_L``); where every ``v_L``
+explains the data to the noise level it is ``3K`` per shot.
 """
 
 from __future__ import annotations
@@ -52,7 +55,10 @@ class SafeguardedFWIRun:
     misfit : Tensor ``(B, K + 1)`` float64 — ``‖F(v_k) − d‖ / ‖d‖`` at the start and after each layer.
     solves : float
         Wave-equation solves performed, all models together (measured with
-        :func:`geolearn.ledger.count_solves`; see the module docstring).
+        :func:`geolearn.ledger.count_solves`): per model and shot, ``K`` gradients (2 solves each
+        with ``memory="full"``, 3 checkpointed), ``K`` forward modellings checking the learned
+        updates and 1 per line-search trial; :func:`~geolearn.learned_inversion.gd_fwi`'s solves
+        plus ``K`` per shot and model where every update is rejected (see the module docstring).
     """
 
     velocity: torch.Tensor
@@ -115,7 +121,6 @@ def _guarded_layers(
     F = WaveModeling(geometry.model, geometry)
     depths = grid_depths(geometry)
     d_norm = observed.detach().double().flatten(1).norm(dim=1)
-    floor = safeguard.floor(d_norm)
     v = v0.detach().to(net.raw_step.dtype)
     g, mu = net.gradients(v, observed, geometry, memory=memory)
     steps = [float(step)] * v.shape[0]
@@ -123,37 +128,57 @@ def _guarded_layers(
     for k in range(n):
         with torch.no_grad():
             proposal = net.layer(k, v, g, mu, depths)
-        if k + 1 < n:
-            g_l, mu_l = net.gradients(proposal, observed, geometry, memory=memory)
-        else:
-            g_l, mu_l = g, net.misfits(proposal, observed, geometry)
-        keep = torch.zeros(v.shape[0], dtype=torch.bool)
-        v_next, g_next, mu_next = proposal.clone(), g_l.clone(), mu_l.clone()
-        for b in range(v.shape[0]):
-            learned = mu_l[b].double() * d_norm[b]
-            if learned <= floor[b]:  # explained to the noise level: nothing to compare with
-                keep[b] = True
-                continue
-            f_b = 0.5 * float(mu[b].double() * d_norm[b]) ** 2
-            v_c, f_c, steps[b] = armijo_step(v[b], f_b, g[b], observed[b], F, steps[b], max_trials=max_trials)
-            keep[b] = bool(
-                safeguard.accept(learned[None], torch.tensor([math.sqrt(2 * f_c)]), d_norm[b : b + 1])[0]
-            )
-            if keep[b]:
-                continue
-            v_next[b] = v_c
-            if k + 1 < n:
-                g_c, mu_c = net.gradients(v_c[None], observed[b : b + 1], geometry, memory=memory)
-                g_next[b], mu_next[b] = g_c[0], mu_c[0]
-            else:
-                mu_next[b] = math.sqrt(2 * f_c) / float(d_norm[b])
+        # Forward modelling only: the gradient waits until the layer knows which model it keeps.
+        learned_mu = net.misfits(proposal, observed, geometry)
+        keep, v, kept_mu, steps = _choose(
+            v, g, mu, proposal, learned_mu, observed, F, safeguard, d_norm, steps, max_trials
+        )
         if not bool(keep.all()):
             logger.info("learned FWI layer %d: %d of %d models took the line-searched gradient step",
                         k, int((~keep).sum()), len(keep))  # fmt: skip
-        v, g, mu = v_next, g_next, mu_next
+        if k + 1 < n:
+            g, mu = net.gradients(v, observed, geometry, memory=memory)
+        else:
+            mu = kept_mu
         accepted.append(keep)
         misfits.append(mu.double())
     return v, torch.stack(accepted, 1), torch.stack(misfits, 1)
+
+
+def _choose(
+    v: torch.Tensor,
+    g: torch.Tensor,
+    mu: torch.Tensor,
+    proposal: torch.Tensor,
+    learned_mu: torch.Tensor,
+    observed: torch.Tensor,
+    F: WaveModeling,
+    safeguard: DataSafeguard,
+    d_norm: torch.Tensor,
+    steps: list[float],
+    max_trials: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[float]]:
+    """One layer's decision, per model: keep the learned ``proposal`` or take the line-searched step.
+
+    ``v``, ``g``, ``proposal`` ``(B, nx, nz)``; ``mu``, ``learned_mu`` the relative misfits
+    ``(B,)`` at ``v`` and at ``proposal``; ``steps`` the line search's last ``α`` per model (m/s).
+    Returns the kept mask ``(B,)``, the kept models ``(B, nx, nz)``, their relative misfits ``(B,)``
+    and the new ``steps``; only the line-search trials solve (1 forward modelling each).
+    """
+    floor = safeguard.floor(d_norm)
+    keep = torch.ones(v.shape[0], dtype=torch.bool)
+    kept, kept_mu, steps = proposal.clone(), learned_mu.clone(), list(steps)
+    for b in range(v.shape[0]):
+        learned = learned_mu[b].double() * d_norm[b]
+        if learned <= floor[b]:  # explained to the noise level: nothing to compare with
+            continue
+        f_b = 0.5 * float(mu[b].double() * d_norm[b]) ** 2
+        v_c, f_c, steps[b] = armijo_step(v[b], f_b, g[b], observed[b], F, steps[b], max_trials=max_trials)
+        classical = math.sqrt(2 * f_c)
+        keep[b] = bool(safeguard.accept(learned[None], torch.tensor([classical]), d_norm[b : b + 1])[0])
+        if not keep[b]:
+            kept[b], kept_mu[b] = v_c, classical / float(d_norm[b])
+    return keep, kept, kept_mu, steps
 
 
 def _check(
