@@ -128,8 +128,10 @@ def test_equivariant_to_data_amplitude_and_operator_scale():
         torch.testing.assert_close(net(y[1], A), x[1], rtol=1e-12, atol=0)  # unbatched data
 
 
-@pytest.mark.parametrize("classical", ["cg", "steepest_descent"])
-def test_taylor_training_loss_through_all_parameters_and_the_born_operator(classical):
+@pytest.mark.parametrize(
+    ("classical", "band_sigma_m"), [("cg", None), ("steepest_descent", None), ("cg", 40.0)]
+)
+def test_taylor_training_loss_through_all_parameters_and_the_born_operator(classical, band_sigma_m):
     model, geometry, v0 = tiny_problem(torch.float64)
     J = BornOperator(model, geometry, v0)
     x = stack_models(random_models(1, SHAPE, SPACING, seed=5), "detail", torch.float64)
@@ -138,7 +140,9 @@ def test_taylor_training_loss_through_all_parameters_and_the_born_operator(class
                                dtype=torch.float64)  # fmt: skip
     _randomise_outputs(net, 4, std=0.1)  # nonzero outputs, so every parameter matters
     # The hinge of the consistency term has a kink; the smooth part is image error + data misfit.
-    training_loss = learned_gradient_loss(data_weight=0.5, consistency_weight=0.0)
+    # With band_sigma_m the image error is taken through the (linear) high-pass filter.
+    band = {} if band_sigma_m is None else {"band_sigma_m": band_sigma_m, "spacing": SPACING}
+    training_loss = learned_gradient_loss(data_weight=0.5, consistency_weight=0.0, **band)
     theta0 = parameters_to_vector(net.parameters()).detach().clone()
     net.zero_grad()
     training_loss(net, y, J, x).backward()  # back-propagates through every J and Jᵀ of the layers
@@ -225,6 +229,10 @@ def test_bad_input_is_refused_before_any_wave_solve(born):
     for weights in ((0.3, -1.0), (-0.3, 1.0), (0.3, 1.0, -0.01)):
         with pytest.raises(ConfigError, match="consistency_weight and margin must be >= 0"):
             learned_gradient_loss(*weights)
+    with pytest.raises(ConfigError, match="band_sigma_m and spacing go together"):
+        learned_gradient_loss(band_sigma_m=150.0)
+    with pytest.raises(ConfigError, match="sigma_m must be a positive length"):
+        learned_gradient_loss(band_sigma_m=-1.0, spacing=(10.0, 10.0))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -87,3 +87,17 @@ def test_shape_errors():
         band_limited_psnr(torch.zeros(4, 5), torch.zeros(5, 4), 10.0, SPACING)
     with pytest.raises(ShapeError, match=r"\(nx, nz\)"):
         high_pass(torch.zeros(5), 10.0, SPACING)
+
+
+@pytest.mark.parametrize("sigma_m", [30.0, 150.0, 1000.0])
+def test_high_pass_is_scipys_2d_gaussian_filter_and_differentiable(sigma_m):
+    """The smoothing matrices reproduce ``scipy.ndimage.gaussian_filter`` (reflected edges, also for a
+    kernel wider than the grid) to rounding, on a batch; the filter's gradient is its adjoint."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, *SHAPE))
+    expected = x - gaussian_filter(x, (0.0, sigma_m / SPACING[0], sigma_m / SPACING[1]), mode="reflect")
+    np.testing.assert_allclose(high_pass(torch.as_tensor(x), sigma_m, SPACING).numpy(), expected, atol=1e-12)
+    small = torch.tensor(rng.normal(size=(6, 5)), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: high_pass(a, sigma_m, SPACING), (small,))

@@ -245,9 +245,9 @@ class LearnedFWI(nn.Module):
             Wavefield storage of the gradients.
 
         Cost per model (measure it with :func:`geolearn.ledger.count_solves`): one gradient per
-        layer (2 solves per shot with ``memory="full"``); with the safeguard, the line search's
-        forward modellings (1 solve per shot and trial), a forward modelling to check the last
-        layer and a gradient at the gradient step for each refusal before the last layer.
+        layer (2 solves per shot with ``memory="full"``); with the safeguard, also a forward
+        modelling per layer to check the learned proposal and the line search's forward modellings
+        (1 solve per shot and trial), the gradients being taken at the kept models.
         """
         if safeguard is not None:
             return safeguarded_fwi(self, v0, observed, geometry, safeguard=safeguard, n_layers=n_layers,

@@ -53,6 +53,7 @@ from torch import nn
 
 from geolearn.errors import ConfigError, NonFiniteError, ShapeError
 from geolearn.learned import zero_output_cnn
+from geolearn.learned_inversion.metrics import high_pass
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.operators import LinearOperator
 
@@ -329,7 +330,12 @@ NetworkLoss = Callable[[nn.Module, torch.Tensor, LinearOperator, torch.Tensor], 
 
 
 def learned_gradient_loss(
-    data_weight: float = 0.3, consistency_weight: float = 1.0, margin: float = 0.0
+    data_weight: float = 0.3,
+    consistency_weight: float = 1.0,
+    margin: float = 0.0,
+    *,
+    band_sigma_m: float | None = None,
+    spacing: tuple[float, float] | None = None,
 ) -> NetworkLoss:
     """Training loss of :class:`LearnedGradientLSRTM` for :func:`~geolearn.learned_inversion.train_over_operators`.
 
@@ -340,17 +346,31 @@ def learned_gradient_loss(
     the safeguard stays silent on models like the training ones; it costs nothing beyond the data
     term (every layer's learned residual is computed anyway). ``w_c = 0`` drops it; a margin
     ``m > 0`` (relative to ``‖y‖²``) trains the learned updates to be strictly better.
+
+    With ``band_sigma_m`` (m) and the grid ``spacing`` (m), the image error is measured in the
+    band Born imaging can recover, ``‖H(x̂ − x)‖²/‖H x‖²`` with ``H`` the
+    :func:`~geolearn.learned_inversion.metrics.high_pass` over that length: the long wavelengths of
+    ``v − v0`` (the background's own error), which no image of these data can recover, then no longer
+    dominate the loss and its variance from model to model.
     """
     if not data_weight >= 0 or not consistency_weight >= 0 or not margin >= 0:
         raise ConfigError(
             f"data_weight, consistency_weight and margin must be >= 0, got {data_weight}, "
             f"{consistency_weight} and {margin}"
         )
+    if (band_sigma_m is None) != (spacing is None):
+        raise ConfigError(f"band_sigma_m and spacing go together, got {band_sigma_m} and {spacing}")
+    if band_sigma_m is not None:
+        high_pass(torch.zeros(1, 1), band_sigma_m, spacing)  # checks the length and the spacing now
+
+    def band(image: torch.Tensor) -> torch.Tensor:
+        return image if band_sigma_m is None else high_pass(image, band_sigma_m, spacing)
 
     def loss(net: nn.Module, y: torch.Tensor, J: LinearOperator, x: torch.Tensor) -> torch.Tensor:
         run = net.run(y, J, last_residual=True)
         tiny = torch.finfo(x.dtype).tiny
-        value = (run.image - x).pow(2).sum() / x.pow(2).sum().clamp_min(tiny)
+        target = band(x)
+        value = (band(run.image - x).pow(2).sum() / target.pow(2).sum().clamp_min(tiny)).to(x.dtype)
         value = value + data_weight * run.residual.pow(2).sum() / y.pow(2).sum().clamp_min(tiny)
         return value + consistency_weight * torch.relu(run.excess + margin).sum()
 

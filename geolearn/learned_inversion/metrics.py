@@ -15,6 +15,7 @@ cost ledger (:func:`geolearn.ledger.count_solves`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import tracemalloc
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter1d
 from torch.profiler import ProfilerActivity, profile
 
 from geolearn.errors import ConfigError, ShapeError
@@ -93,7 +94,9 @@ def high_pass(images: torch.Tensor, sigma_m: float, spacing: tuple[float, float]
 
     Born imaging recovers the wavenumbers a migration background lacks; the long wavelengths of a
     perturbation ``v − v0`` (a smooth velocity error) are out of its reach. Passing an image and
-    its reference through the same filter compares them on the band that can be recovered.
+    its reference through the same filter compares them on the band that can be recovered. The
+    filter is linear and differentiable (a training loss can use it): the smoothing is applied as
+    the matrices of SciPy's ``gaussian_filter1d`` (reflected edges) along x and along z.
 
     Parameters
     ----------
@@ -107,19 +110,26 @@ def high_pass(images: torch.Tensor, sigma_m: float, spacing: tuple[float, float]
     Returns
     -------
     Tensor
-        Same shape, float64: ``x − G_σ * x`` per image (edges reflected, so a constant maps to 0).
+        Same shape, float64: ``x − G_σ * x`` per image (a constant maps to 0); gradients flow to
+        ``images``.
     """
     h = tuple(float(s) for s in spacing)
     if len(h) != 2 or not all(s > 0 and math.isfinite(s) for s in h):
         raise ConfigError(f"spacing must be two positive (dx, dz) values in metres, got {tuple(spacing)}")
     if not (sigma_m > 0 and math.isfinite(sigma_m)):
         raise ConfigError(f"sigma_m must be a positive length in metres, got {sigma_m}")
-    x = torch.as_tensor(images).detach().double()
+    x = torch.as_tensor(images).double()
     if x.ndim not in (2, 3):
         raise ShapeError(f"images must be (nx, nz) or (B, nx, nz), got {tuple(x.shape)}")
-    sigma = (0.0,) * (x.ndim - 2) + (sigma_m / h[0], sigma_m / h[1])
-    smooth = gaussian_filter(x.cpu().numpy(), sigma, mode="reflect")
-    return x - torch.as_tensor(np.ascontiguousarray(smooth), dtype=torch.float64, device=x.device)
+    gx = _smoothing_matrix(x.shape[-2], sigma_m / h[0]).to(x.device)
+    gz = _smoothing_matrix(x.shape[-1], sigma_m / h[1]).to(x.device)
+    return x - gx @ x @ gz.T
+
+
+@functools.lru_cache(maxsize=16)
+def _smoothing_matrix(n: int, sigma_cells: float) -> torch.Tensor:
+    """``(n, n)`` float64 matrix of ``gaussian_filter1d(·, sigma_cells, mode="reflect")``."""
+    return torch.as_tensor(gaussian_filter1d(np.eye(n), sigma_cells, axis=0, mode="reflect"))
 
 
 def band_limited_psnr(
