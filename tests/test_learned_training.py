@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 from _learned_helpers import single_thread  # noqa: F401  (autouse fixture)
@@ -157,7 +158,7 @@ def test_a_resumed_call_with_its_own_rate_steps_at_that_rate(tmp_path):
     net = UnrolledISTA(3, lam=0.3, lipschitz=L)
     tr = trainer(net)
     tr.fit(TRAIN, n_steps=5)
-    tr.fit(TRAIN, n_steps=10, lr=0.002)
+    tr.fit(TRAIN, n_steps=10, lr=np.float64(0.002))  # a NumPy rate: the checkpoint must still load as data
     state = torch.load(path, weights_only=True)
     assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [0.002]
     tr.fit(TRAIN, n_steps=15)

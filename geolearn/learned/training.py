@@ -234,6 +234,7 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("the model has no trainable parameters")
+        lr = None if lr is None else float(lr)  # a NumPy rate would make the checkpoint unloadable
         opt = torch.optim.Adam(params, lr=lr if lr is not None else self.lr)
         sched = self._scheduler(opt, n_steps)
         start = self._maybe_resume(opt, sched, stage)
