@@ -102,8 +102,11 @@ class Case:
     stochastic_subset: int  # shots per stochastic LSRTM iteration
     budget_applications: float  # full-survey J/Jᵀ per model for the classical methods
     data_weight: float
-    lr_lg: float
+    lr_lg: float  # base learning rates, decayed over the training allowance (cosine_rate)
     lr_ista: float
+    train_encoding: str  # "rademacher": supershots; "subset": shots modelled one by one
+    train_shots: int | None  # shots per training step (None: all)
+    train_band_m: float | None  # high-pass length of the training loss's image error (None: plain)
     min_steps: int
     max_steps: int
     fwi_layers: int
@@ -139,45 +142,30 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)
 
 
-class DrawnOperator(LinearOperator):
-    """The operator of the current training step: a fixed-shape stand-in whose ``current``
-    (a supershot Born operator at the drawn model's background) the sampler replaces every step.
-    The :class:`~geolearn.learned.Trainer` passes it to ``net(y, J)`` and the loss uses it; the
-    backward of a step runs before the next draw, so every gradient uses its own step's J."""
-
-    def __init__(self, domain_shape: tuple[int, ...], range_shape: tuple[int, ...]) -> None:
-        super().__init__(domain_shape, range_shape, dtype=torch.float32)
-        self.current: BornOperator | None = None
-        self.propagations = 0  # of the operators already replaced
-
-    def draw(self, op: BornOperator) -> None:
-        if self.current is not None:
-            self.propagations += len(self.current.performance)
-        self.current = op
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.current._forward(x)
-
-    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self.current._adjoint(y)
-
-
 class EncodedSampler:
-    """Training pairs ``(y, x)`` for the :class:`~geolearn.learned.Trainer`, one per step.
+    """Training batches ``(y, x, J)`` for the :class:`~geolearn.learned.Trainer`, one per step.
 
-    Draws (from the trainer's generator, so a resumed run draws the same) a pool model and one of
-    its migration backgrounds, a new Rademacher supershot of all shots
-    (:class:`~geolearn.wave.SourceEncoding`), builds the Born operator of that supershot at that
-    background and models ``y = J_enc x + noise`` directly (equal to encoding the full records,
-    ``Σ_i w_i J_i x``, at one solve instead of ``n_shots``).
+    Draws (from the trainer's generator, so a resumed run draws the same) a pool model, one of its
+    migration backgrounds and ``case.train_shots`` shots at random (all shots when None), encoded
+    as ``case.train_encoding`` says (:class:`~geolearn.wave.SourceEncoding`: one Rademacher
+    supershot, or the subset modelled shot by shot), builds the Born operator ``J`` of that
+    experiment at that background and models ``y = J x + noise`` directly (for a supershot equal
+    to encoding the full records, ``Σ_i w_i J_i x``, at one solve instead of ``n_shots``). A step's
+    backward runs before the next draw, so every gradient uses its own step's ``J``; the replaced
+    operators' J/Jᵀ applications and propagations are summed here.
     """
 
-    def __init__(self, case: Case, pool: dict[str, torch.Tensor], drawn: DrawnOperator):
-        self.case, self.drawn = case, drawn
+    def __init__(self, case: Case, pool: dict[str, torch.Tensor]):
+        self.case = case
         self.velocity, self.backgrounds = pool["velocity"], pool["backgrounds"]  # (N, nx, nz), (N, L, nx, nz)
         self.started: list[float] = []
+        self.current: BornOperator | None = None
+        self.applications = self.propagations = 0
 
-    def __call__(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, batch_size: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, BornOperator]:
+        self.close()
         self.started.append(time.perf_counter())
         n, lengths = self.backgrounds.shape[:2]
         i = int(torch.randint(n, (1,), generator=gen))
@@ -185,18 +173,43 @@ class EncodedSampler:
         v0 = self.backgrounds[i, k]
         survey = self.case.lsrtm
         model = survey.model(v0)
-        encoding = SourceEncoding(survey.geometry(model), "rademacher", seed=gen)
-        self.drawn.draw(BornOperator(model, encoding.geometry, v0.float(), cache=TRAIN_CACHE_BYTES))
+        encoding = SourceEncoding(
+            survey.geometry(model), self.case.train_encoding, subset=self.case.train_shots, seed=gen
+        )
+        J = self.current = BornOperator(model, encoding.geometry, v0.float(), cache=TRAIN_CACHE_BYTES)
         x = (self.velocity[i] - v0).float()[None]
         with torch.no_grad():
-            y = self.drawn(x)
+            y = J(x)
         noise = torch.randn(y.shape, generator=gen, dtype=y.dtype)
-        return y + self.case.noise * y.norm() / noise.norm() * noise, x
+        return y + self.case.noise * y.norm() / noise.norm() * noise, x, J
+
+    def close(self) -> None:
+        """Count the current operator's applications and propagations; free its kept background."""
+        J, self.current = self.current, None
+        if J is not None:
+            self.applications += sum(J.applications.values())
+            self.propagations += len(J.performance)
+            J.background.clear()
 
     def step_seconds(self) -> float | None:
         """Median wall time of the steps after the first of this process (the first builds kernels)."""
         gaps = np.diff(self.started)[1:]
         return float(np.median(gaps)) if len(gaps) else None
+
+
+def ista_model_loss(data_weight: float):
+    """``lsrtm_loss`` of the unrolled ISTA at the batch's own operator (``Trainer`` ``model_loss``)."""
+
+    def loss(model: torch.nn.Module, y: torch.Tensor, J: LinearOperator, x: torch.Tensor) -> torch.Tensor:
+        return lsrtm_loss(J, data_weight)(model(y, J), x, y)
+
+    return loss
+
+
+def cosine_rate(case: Case, arch: str, fraction: float) -> float:
+    """Learning rate at ``fraction`` of the training allowance: cosine decay to 5 % of the base."""
+    base = case.lr_lg if arch == "lg" else case.lr_ista
+    return float(base * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(max(fraction, 0.0), 1.0)))))
 
 
 def lsrtm_network(arch: str, case: Case, seed: int, scale: float) -> torch.nn.Module:
@@ -212,48 +225,60 @@ def train_lsrtm(case: Case, work: str, arch: str, seed: int, allowance_s: float)
 
     A first call of :meth:`Trainer.fit` runs 3 steps (or resumes a checkpoint), then the stage is
     extended by at most ``TRAIN_CHUNK_STEPS`` at a time, to the number of steps that fits the
-    allowance at the step time measured so far.
+    allowance at the step time measured so far; each chunk runs at the :func:`cosine_rate` of the
+    allowance already spent (a resumed run counts the seconds of the runs before it).
     """
     work_dir, start = Path(work), time.perf_counter()
     pool = load_tensors(work_dir / "lsrtm_pool.pt")
-    survey = case.lsrtm
-    geo = survey.geometry(survey.model(pool["backgrounds"][0, 0]))
-    J = drawn = DrawnOperator(survey.shape, (1, geo.max_receivers, geo.nt))  # counts its J/Jᵀ per supershot
     net = lsrtm_network(arch, case, seed, float(pool["scale"]))
-    ckpt = work_dir / f"train_{arch}_{seed}.pt"
     side = work_dir / f"train_{arch}_{seed}.json"
     # The learned gradient network trains with the hinge on layers that fit the data worse than
     # their CG step (learned_gradient_loss), so its safeguard stays silent on models like these.
-    losses = ({"model_loss": learned_gradient_loss(case.data_weight)} if arch == "lg"
-              else {"loss": lsrtm_loss(J, case.data_weight)})  # fmt: skip
-    trainer = Trainer(net, operator=J, lr=case.lr_lg if arch == "lg" else case.lr_ista, clip_norm=1.0,
-                      batch_size=1, checkpoint_path=ckpt, checkpoint_every=5, progress=False,
-                      seed=1000 + seed, **losses)  # fmt: skip
-    sampler = EncodedSampler(case, pool, drawn)
+    band = (
+        {}
+        if case.train_band_m is None
+        else {"band_sigma_m": case.train_band_m, "spacing": case.lsrtm.spacing}
+    )
+    loss = (
+        learned_gradient_loss(case.data_weight, **band) if arch == "lg" else ista_model_loss(case.data_weight)
+    )
+    trainer = Trainer(net, lr=cosine_rate(case, arch, 0.0), clip_norm=1.0, batch_size=1, model_loss=loss,
+                      checkpoint_path=work_dir / f"train_{arch}_{seed}.pt", checkpoint_every=5, progress=False,
+                      seed=1000 + seed)  # fmt: skip
+    sampler = EncodedSampler(case, pool)
     before = json.loads(side.read_text()) if side.exists() else {"seconds": 0.0, "per_step": {}}
+
+    def spent() -> float:
+        return before["seconds"] + time.perf_counter() - start
+
     with ledger.count_solves() as cost:
-        trainer.fit(sampler, n_steps=min(3, case.max_steps))
+        trainer.fit(
+            sampler, n_steps=min(3, case.max_steps), lr=cosine_rate(case, arch, spent() / allowance_s)
+        )
         while True:  # re-planned every chunk: a step slows down when the other workers get busy
             step_s = (
                 sampler.step_seconds()
                 or before.get("step_s")
                 or (time.perf_counter() - start) / max(len(sampler.started), 1)
             )
-            left = allowance_s - (time.perf_counter() - start)
+            left = allowance_s - spent()
             n_steps = int(np.clip(trainer.step_count + left // step_s, case.min_steps, case.max_steps))
             if n_steps <= trainer.step_count:
                 break
-            trainer.fit(sampler, n_steps=min(n_steps, trainer.step_count + TRAIN_CHUNK_STEPS))
-    drawn.draw(None)
+            trainer.fit(sampler, n_steps=min(n_steps, trainer.step_count + TRAIN_CHUNK_STEPS),
+                        lr=cosine_rate(case, arch, spent() / allowance_s))  # fmt: skip
+        sampler.close()
     ran = len(sampler.started)
     per_step = before["per_step"]
     if ran:  # J/Jᵀ per step are the same every step: measured on the steps this process ran
-        per_step = {"applications": sum(J.applications.values()) / ran, "solves": cost.solves / ran,
-                    "propagations": drawn.propagations / ran}  # fmt: skip
+        per_step = {"applications": sampler.applications / ran, "solves": cost.solves / ran,
+                    "propagations": sampler.propagations / ran}  # fmt: skip
     out = {"arch": arch, "seed": seed, "steps": trainer.step_count, "steps_this_run": ran,
-           "step_s": sampler.step_seconds() or step_s, "seconds": before["seconds"] + time.perf_counter() - start,
+           "step_s": sampler.step_seconds() or step_s, "seconds": spent(), "shots_per_supershot": case.train_shots,
            "per_step": per_step, "total": {k: v * trainer.step_count for k, v in per_step.items()},
-           "loss_first": trainer.history.train_loss[:5], "loss_last": trainer.history.train_loss[-5:]}  # fmt: skip
+           "loss_first": trainer.history.train_loss[:5], "loss_last": trainer.history.train_loss[-5:],
+           "loss_means_40": [float(np.mean(trainer.history.train_loss[i:i + 40]))
+                             for i in range(0, len(trainer.history.train_loss), 40)]}  # fmt: skip
     save_json(side, out)
     return out
 
@@ -518,7 +543,7 @@ def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: 
     v, v0 = models["v"][index].float(), models["start"][index].float()
     d = fwi_records(work_dir, "eval")[index]
     geo = fwi_geometry(case)
-    start = time.perf_counter()
+    start, accepted = time.perf_counter(), None
     if method.startswith("learned"):
         net = LearnedFWI(case.fwi_layers, max_depth=case.fwi.shape[1] * case.fwi.spacing[1],
                          max_update=case.fwi_max_update, seed=seed)  # fmt: skip
@@ -526,12 +551,11 @@ def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: 
         with torch.no_grad(), ledger.count_solves() as cost:
             if method.endswith("safeguard"):
                 run = safeguarded_fwi(net, v0[None], d[None], geo, safeguard=NOISE_FREE)
-                est, accepted = run.velocity[0], run.accepted[0]
+                est, accepted = run.velocity[0], run.accepted[0].tolist()
             else:
-                est, accepted = net(v0[None], d[None], geo, safeguard=None)[0], None
-        # A refused layer before the last costs a gradient at the gradient step.
-        refused = 0 if accepted is None else int((~accepted[:-1]).sum())
-        gradients, solves = case.fwi_layers + refused, cost.solves
+                est = net(v0[None], d[None], geo, safeguard=None)[0]
+        # The safeguard checks each proposal by a forward modelling: still K gradients.
+        gradients, solves = case.fwi_layers, cost.solves
     elif method == "start":
         est, gradients, solves = v0, 0, 0.0
     else:
@@ -543,7 +567,7 @@ def eval_fwi(case: Case, work: str, index: int, method: str, seed: int, budget: 
         misfit = float(relative_misfit(F(est)[None], d[None])[0])
     save_tensors(work_dir / f"image_fwi_{index}_{method.replace(' ', '_')}_{seed}.pt", image=est)
     return {"region": index, "method": method, "seed": seed, "solves": solves, "gradients": gradients,
-            "forwards": (solves - 2 * ns * gradients) / ns, "seconds": seconds,
+            "forwards": (solves - 2 * ns * gradients) / ns, "seconds": seconds, "accepted": accepted,
             "psnr_db": float(psnr(est, v)), "ssim": float(ssim(est, v)), "misfit": misfit}  # fmt: skip
 
 
