@@ -94,7 +94,11 @@ class SurveyTraining:
         down to the water velocity (1500 m/s) under water.
     encoding : {"auto", "rademacher", "gaussian", "subset"}
         Supershot weights of each step; "auto": Rademacher if all shots share their receivers,
-        else a random subset of shots.
+        else a random subset of shots. A supershot's gradient carries the crosstalk of every
+        shot it encodes, which no full-survey gradient has: on an 80 × 40 grid with 24 shots
+        (300 steps, one seed, band PSNR on two Marmousi crops) supershots of all 24 shots trained
+        to CG-3, random 4-shot subsets (4 × the solves per step) to +0.19 / +0.56 dB over CG-4.
+        For surveys of many shots, try ``"subset"``.
     subset : int or None
         Shots per step for "subset" (default a quarter of the shots, at least one).
     checkpoint_every : int
