@@ -206,10 +206,12 @@ def ista_model_loss(data_weight: float):
     return loss
 
 
-def cosine_rate(case: Case, arch: str, fraction: float) -> float:
-    """Learning rate at ``fraction`` of the training allowance: cosine decay to 5 % of the base."""
+def cosine_rate(case: Case, arch: str, spent_s: float, allowance_s: float) -> float:
+    """Learning rate after ``spent_s`` of ``allowance_s`` seconds: cosine decay to 5 % of the base
+    (the floor once the allowance is spent, or when a resumed run has none left)."""
     base = case.lr_lg if arch == "lg" else case.lr_ista
-    return float(base * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(max(fraction, 0.0), 1.0)))))
+    fraction = min(spent_s / allowance_s, 1.0) if allowance_s > 0 else 1.0
+    return float(base * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * fraction))))
 
 
 def lsrtm_network(arch: str, case: Case, seed: int, scale: float) -> torch.nn.Module:
@@ -242,7 +244,7 @@ def train_lsrtm(case: Case, work: str, arch: str, seed: int, allowance_s: float)
     loss = (
         learned_gradient_loss(case.data_weight, **band) if arch == "lg" else ista_model_loss(case.data_weight)
     )
-    trainer = Trainer(net, lr=cosine_rate(case, arch, 0.0), clip_norm=1.0, batch_size=1, model_loss=loss,
+    trainer = Trainer(net, lr=cosine_rate(case, arch, 0.0, allowance_s), clip_norm=1.0, batch_size=1, model_loss=loss,
                       checkpoint_path=work_dir / f"train_{arch}_{seed}.pt", checkpoint_every=5, progress=False,
                       seed=1000 + seed)  # fmt: skip
     sampler = EncodedSampler(case, pool)
@@ -252,9 +254,7 @@ def train_lsrtm(case: Case, work: str, arch: str, seed: int, allowance_s: float)
         return before["seconds"] + time.perf_counter() - start
 
     with ledger.count_solves() as cost:
-        trainer.fit(
-            sampler, n_steps=min(3, case.max_steps), lr=cosine_rate(case, arch, spent() / allowance_s)
-        )
+        trainer.fit(sampler, n_steps=min(3, case.max_steps), lr=cosine_rate(case, arch, spent(), allowance_s))
         while True:  # re-planned every chunk: a step slows down when the other workers get busy
             step_s = (
                 sampler.step_seconds()
@@ -266,7 +266,7 @@ def train_lsrtm(case: Case, work: str, arch: str, seed: int, allowance_s: float)
             if n_steps <= trainer.step_count:
                 break
             trainer.fit(sampler, n_steps=min(n_steps, trainer.step_count + TRAIN_CHUNK_STEPS),
-                        lr=cosine_rate(case, arch, spent() / allowance_s))  # fmt: skip
+                        lr=cosine_rate(case, arch, spent(), allowance_s))  # fmt: skip
         sampler.close()
     ran = len(sampler.started)
     per_step = before["per_step"]
