@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -108,6 +111,37 @@ def test_kept_background_gives_the_same_born_records_and_images():
     kinds = [r.kernel for r in kept.performance]
     assert kinds == ["geolearn_forward", "geolearn_born", "geolearn_born", "geolearn_adjoint"]
     assert [r.kernel for r in fresh.performance] == ["geolearn_born", "geolearn_forward", "geolearn_adjoint"]
+
+
+KEPT_STORES_FREED = """
+import gc, sys, weakref
+import numpy as np, torch
+sys.path.insert(0, "tests")
+from test_wave_operators import layered, survey
+from geolearn.wave import BornOperator
+
+gc.disable()  # only the operator may collect: its stores must not wait for the collector
+assert "devito" not in sys.modules  # imported by the first propagation, as in a user's script
+model = layered((40, 30))
+dv = torch.zeros(model.shape, dtype=torch.float64)
+dv[15:25, 12:20] = 50.0
+stores = []
+for step in range(3):  # a training sampler: a new operator per step, cleared before the next
+    J = BornOperator(model, survey(model), cache=2**30)
+    J(dv)
+    stores += [weakref.ref(J.background.get(shot).data) for shot in J.background.shots]
+    J.background.clear()
+print(len(stores), sum(ref() is not None for ref in stores))
+"""
+
+
+def test_cleared_backgrounds_are_freed_at_once_in_a_fresh_process():
+    """clear() returns the stores' memory before the next operator allocates; the first
+    propagation's store is not pinned by the frames that imported Devito (a fresh process)."""
+    out = subprocess.run(
+        [sys.executable, "-c", KEPT_STORES_FREED], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["6", "0"], out.stdout
 
 
 def test_bad_cache_budget():

@@ -22,8 +22,11 @@ Defaults, each overridden by the matching Devito environment variable when the u
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import os
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,9 +178,20 @@ def _apply_log_level(level: str | None, explicit: bool) -> None:
 
 
 def devito() -> Any:
-    """Import Devito with geolearn's log level applied (once); every wave module imports it here."""
+    """Import Devito with geolearn's log level applied (once); every wave module imports it here.
+
+    The first import runs on a thread of its own. Devito keeps the exception of an optional
+    import that failed (``mpi4py``'s, as ``MPI.init_error``), and an exception's traceback pins
+    every frame of the stack that imported it, with their locals: imported from inside the
+    first propagation, that was the first shot's wavefield store, for the life of the process.
+    A fresh thread's stack holds nothing of the caller's.
+    """
     global _DEVITO_READY
-    import devito as dv
+    if "devito" not in sys.modules:
+        importer = threading.Thread(target=importlib.import_module, args=("devito",), name="devito-import")
+        importer.start()
+        importer.join()
+    import devito as dv  # the import error, if any, is raised here, in the caller's stack
 
     if not _DEVITO_READY:
         _apply_log_level(wave_config().log_level, explicit=False)
