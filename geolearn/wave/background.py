@@ -13,8 +13,12 @@ records carry aliases of the band (the subsampled sum is accurate for a gradient
 number per grid point; a record is not).
 
 Budgets: ``"auto"`` shares :data:`AUTO_FRACTION` of the machine's physical memory among all
-``"auto"`` caches of the process (released when an operator is garbage collected); an integer
-is a number of bytes for this operator alone; ``None`` or 0 keeps nothing.
+``"auto"`` caches of the process; an integer is a number of bytes for this operator alone;
+``None`` or 0 keeps nothing.
+
+Memory comes back when :meth:`BackgroundCache.clear` is called or the operator goes out of
+scope, at once: Devito's functions refer to themselves, so stores of at least
+:data:`COLLECT_BYTES` are followed by a cycle collection rather than left to Python's collector.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ __all__ = ["AUTO_FRACTION", "BackgroundCache"]
 #: Share of physical memory that all ``cache="auto"`` Born operators together may hold.
 AUTO_FRACTION = 0.25
 _AUTO_USED = [0]  # bytes held by all "auto" caches
+#: Dropped stores of at least this many bytes are returned at once (a cycle collection, see ``_drop``).
+COLLECT_BYTES = 64 * 2**20
 
 
 def _physical_memory() -> int:
@@ -43,9 +49,21 @@ def _physical_memory() -> int:
         return 8 * 2**30  # not POSIX: assume a small machine
 
 
-def _release_auto(held: list[int]) -> None:
-    _AUTO_USED[0] -= held[0]
+def _drop(stores: dict[int, Snapshots], held: list[int], auto: bool) -> None:
+    """Drop ``stores`` and their count; collect cycles when they held at least :data:`COLLECT_BYTES`.
+
+    A Devito function refers to itself, so its buffer is freed only when Python's cycle
+    collector runs, which may be many operators later: a loop building a new operator per step
+    (a training sampler, stochastic LSRTM) held a new store per step until then, 10 GB at the
+    realistic benchmark's size. One collection (about 0.2 s) frees them at once.
+    """
+    nbytes = held[0]
+    stores.clear()
+    if auto:
+        _AUTO_USED[0] -= nbytes
     held[0] = 0
+    if nbytes >= COLLECT_BYTES:
+        gc.collect()
 
 
 class BackgroundCache:
@@ -74,8 +92,8 @@ class BackgroundCache:
         self.budget = budget
         self._stores: dict[int, Snapshots] = {}
         self._held = [0]
-        if self.limit is None:
-            weakref.finalize(self, _release_auto, self._held)
+        # An operator that goes out of scope returns its stores as clear() does.
+        weakref.finalize(self, _drop, self._stores, self._held, self.limit is None)
 
     @property
     def nbytes(self) -> int:
@@ -104,18 +122,5 @@ class BackgroundCache:
         logger.debug("kept the background of shot %d (%.1f MiB)", shot, store.nbytes / 2**20)
 
     def clear(self) -> None:
-        """Drop every kept background and return its memory.
-
-        A Devito function refers to itself, so its buffer is freed only when Python's cycle
-        collector runs, which may be many operators later: a loop that builds a new operator
-        per step (a training sampler) held a new store per step until then, 10 GB at the
-        benchmark's size. Collecting here (a fraction of a second, once per clear) frees it
-        before the next operator allocates.
-        """
-        dropped = bool(self._stores)
-        self._stores.clear()
-        if dropped:
-            gc.collect()
-        if self.limit is None:
-            _release_auto(self._held)
-        self._held[0] = 0
+        """Drop every kept background and return its memory (also done when the cache is freed)."""
+        _drop(self._stores, self._held, self.limit is None)
