@@ -16,10 +16,11 @@ from geolearn.learned_inversion.background_training import (
     draw_training_velocities,
     train_over_operators,
 )
+from geolearn.learned_inversion.born_sampler import BornSampler
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
 from geolearn.learned_inversion.training_models.geology import GeologyOptions
 from geolearn.operators import Convolution2D
-from geolearn.wave import BornOperator
+from geolearn.wave import BornOperator, SourceEncoding
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_torch_thread)
 
@@ -181,3 +182,48 @@ def test_a_checkpoint_of_other_settings_or_another_network_is_refused_before_any
     assert cost.solves == 0
     with pytest.raises(ConfigError, match="checkpoint_every"):
         train_over_operators(_network(), sets, checkpoint_path=path, checkpoint_every=0)
+
+
+def test_born_sampler_draws_a_model_a_background_and_an_experiment_per_step():
+    model, geometry, _ = tiny_problem(torch.float32)
+    v, v0 = draw_training_velocities(
+        3, SHAPE, SPACING, seed=1, water_depth=30.0, lengths_m=(50.0, 100.0), **GEOLOGY
+    )
+    backgrounds = np.stack([v0, draw_training_velocities(3, SHAPE, SPACING, seed=1, water_depth=30.0,
+                                                         lengths_m=(200.0,), **GEOLOGY)[1]], 1)  # fmt: skip
+    encoding = SourceEncoding(geometry, "subset", subset=1, seed=0)
+    drawn = []
+
+    def operator(background, gen):
+        encoding.generator = gen
+        drawn.append(background.clone())
+        return BornOperator(model, encoding.draw(), background)
+
+    sampler = BornSampler(v, backgrounds, operator, 0.1)
+    gen = torch.Generator().manual_seed(5)
+    operators, first = [], None
+    for _ in range(4):
+        y, x, J = sampler(1, gen)
+        operators.append(J)
+        first = y if first is None else first
+        background = drawn[-1]
+        i = int(np.argmin(np.abs(v - (x[0] + background).numpy()).max(axis=(1, 2))))
+        # x = v_i − v0 of a pool model, v0 one of that model's backgrounds
+        np.testing.assert_allclose((x[0] + background).numpy(), v[i], atol=1e-3)
+        assert any(torch.equal(background, torch.as_tensor(b, dtype=torch.float32)) for b in backgrounds[i])
+        assert J.geometry.n_shots == 1 and y.shape == (1, *J.range_shape)
+        clean = J(x)  # the records are J x plus 10 % noise
+        assert float((y - clean).norm() / clean.norm()) == pytest.approx(0.1, rel=1e-4)
+    # Only the last operator keeps its background; the others were counted (2 J each, 3
+    # propagations: the background, then a scattered field per J) and freed at the next draw.
+    assert [J.background.shots for J in operators] == [[], [], [], [0]]
+    assert sampler.applications == 6 and sampler.propagations == 9
+    sampler.close()
+    assert sampler.current is None and sampler.applications == 8 and operators[3].background.shots == []
+    # The same generator seed draws the same steps (a resumed Trainer run).
+    again = BornSampler(v, backgrounds, operator, 0.1)(1, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(again[0], first)
+    with pytest.raises(ShapeError, match=r"need velocities \(N, nx, nz\)"):
+        BornSampler(v, backgrounds[:2], operator, 0.1)
+    with pytest.raises(ConfigError, match="noise must be in \\[0, 1\\)"):
+        BornSampler(v, v0, operator, 1.5)

@@ -24,6 +24,7 @@ Also in submodules (their public home): losses and pairs (``lsrtm.lsrtm_loss``,
 ``lsrtm.lsrtm_pairs``, ``learned_gradient.learned_gradient_loss``, ``fwi.fwi_training_loss``),
 ``learned_gradient.CLASSICAL_STEPS``, ``fwi_baseline.armijo_step`` and ``GradientDescentRun``,
 ``fwi_safeguard.SafeguardedFWIRun``, ``background_training.draw_training_velocities``,
+``born_sampler.BornSampler`` (training batches with a new experiment's operator per step),
 ``survey_training.SurveyTraining`` / ``SurveyTrainingResult``, ``persistence.LoadedNetwork``,
 ``metrics.data_misfit`` and ``metrics.peak_memory``.
 """

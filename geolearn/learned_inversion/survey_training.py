@@ -42,11 +42,12 @@ from geolearn.imaging import ShotProblem, preflight, seabed_depth
 from geolearn.imaging.discretisation import as_velocity, stability_limit
 from geolearn.learned import Trainer, TrainingHistory
 from geolearn.learned_inversion.background_training import draw_training_velocities
+from geolearn.learned_inversion.born_sampler import BornSampler
 from geolearn.learned_inversion.learned_gradient import LearnedGradientLSRTM, learned_gradient_loss
 from geolearn.learned_inversion.persistence import save_learned
 from geolearn.learned_inversion.training_models.generator import WATER_VELOCITY
 from geolearn.learned_inversion.training_models.geology import GeologyOptions
-from geolearn.wave import BornOperator, Geometry, Model, SourceEncoding, common_receivers
+from geolearn.wave import BornOperator, Geometry, SourceEncoding, common_receivers
 from geolearn.wave.encoding import ENCODINGS
 
 __all__ = ["SurveyTraining", "SurveyTrainingResult", "train_for_survey"]
@@ -180,39 +181,18 @@ class SurveyTrainingResult:
     weights: Path | None
 
 
-class _EncodedSampler:
-    """Training batches ``(y, x, J)`` for the Trainer: a model, its background, a new supershot and
-    that experiment's Born operator (a step's backward runs before the next draw)."""
+class _CostedSampler(BornSampler):
+    """A :class:`BornSampler` that writes the solves so far to ``cost.json`` at every draw."""
 
-    def __init__(self, model: Model, encoding: SourceEncoding, pool: tuple[np.ndarray, np.ndarray],
-                 noise: float, cost_path: Path, cost: ledger.SolveCount) -> None:  # fmt: skip
-        self.model, self.encoding, self.noise, self.current = model, encoding, noise, None
-        self.velocity = torch.as_tensor(pool[0], dtype=model.dtype)
-        self.background = torch.as_tensor(pool[1], dtype=model.dtype)
+    def __init__(self, *pool: Any, dtype: torch.dtype, cost_path: Path, cost: ledger.SolveCount) -> None:
+        super().__init__(*pool, dtype=dtype)
         self.cost_path, self.cost = cost_path, cost
         self.before = json.loads(cost_path.read_text())["solves"] if cost_path.exists() else 0.0
 
-    def __call__(
-        self, batch_size: int, gen: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor, BornOperator]:
-        self.close()
-        i = int(torch.randint(len(self.velocity), (1,), generator=gen))
-        self.encoding.generator = gen  # the Trainer's generator: a resumed run draws the same
-        geometry = self.encoding.draw()
-        v0 = self.background[i]
-        J = self.current = BornOperator(self.model, geometry, v0)
-        x = (self.velocity[i] - v0)[None]
-        with torch.no_grad():
-            y = J(x)
-        n = torch.randn(y.shape, generator=gen, dtype=y.dtype)
-        return y + self.noise * y.norm() / n.norm() * n, x, J
-
     def close(self) -> None:
-        """Free the current operator's kept backgrounds; write the solves so far to ``cost.json``."""
-        J, self.current = self.current, None
-        if J is None:
+        if self.current is None:
             return
-        J.background.clear()
+        super().close()
         with atomic_path(self.cost_path) as tmp:
             tmp.write_text(json.dumps({"solves": self.before + self.cost.solves}))
 
@@ -282,9 +262,14 @@ def train_for_survey(
     _claim(work, settings, problem)  # last: a setting refused above can be corrected and rerun
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
+
+    def operator(v0: torch.Tensor, gen: torch.Generator) -> BornOperator:
+        encoding.generator = gen  # the Trainer's generator: a resumed run draws the same
+        return BornOperator(model, encoding.draw(), v0)
+
     with ledger.count_solves() as cost:
-        sampler = _EncodedSampler(model, encoding, (velocities, backgrounds), settings.noise, work / "cost.json",
-                                  cost)  # fmt: skip
+        sampler = _CostedSampler(velocities, backgrounds, operator, settings.noise, dtype=model.dtype,
+                                 cost_path=work / "cost.json", cost=cost)  # fmt: skip
         try:
             trainer.fit(sampler, n_steps=settings.steps)
         finally:
