@@ -53,7 +53,7 @@ from torch import nn
 
 from geolearn.errors import ConfigError, NonFiniteError, ShapeError
 from geolearn.learned import zero_output_cnn
-from geolearn.learned_inversion.metrics import high_pass
+from geolearn.learned_inversion.metrics import check_band, high_pass
 from geolearn.learned_inversion.safeguard import DataSafeguard
 from geolearn.operators import LinearOperator
 
@@ -361,7 +361,7 @@ def learned_gradient_loss(
     if (band_sigma_m is None) != (spacing is None):
         raise ConfigError(f"band_sigma_m and spacing go together, got {band_sigma_m} and {spacing}")
     if band_sigma_m is not None:
-        high_pass(torch.zeros(1, 1), band_sigma_m, spacing)  # checks the length and the spacing now
+        check_band(band_sigma_m, spacing)
 
     def band(image: torch.Tensor) -> torch.Tensor:
         return image if band_sigma_m is None else high_pass(image, band_sigma_m, spacing)

@@ -33,6 +33,7 @@ from geolearn.errors import ConfigError, ShapeError
 __all__ = [
     "PeakMemory",
     "band_limited_psnr",
+    "check_band",
     "data_misfit",
     "gaussian_window",
     "high_pass",
@@ -113,17 +114,29 @@ def high_pass(images: torch.Tensor, sigma_m: float, spacing: tuple[float, float]
         Same shape, float64: ``x − G_σ * x`` per image (a constant maps to 0); gradients flow to
         ``images``.
     """
-    h = tuple(float(s) for s in spacing)
-    if len(h) != 2 or not all(s > 0 and math.isfinite(s) for s in h):
-        raise ConfigError(f"spacing must be two positive (dx, dz) values in metres, got {tuple(spacing)}")
-    if not (sigma_m > 0 and math.isfinite(sigma_m)):
-        raise ConfigError(f"sigma_m must be a positive length in metres, got {sigma_m}")
+    h = check_band(sigma_m, spacing)
     x = torch.as_tensor(images).double()
     if x.ndim not in (2, 3):
         raise ShapeError(f"images must be (nx, nz) or (B, nx, nz), got {tuple(x.shape)}")
     gx = _smoothing_matrix(x.shape[-2], sigma_m / h[0]).to(x.device)
     gz = _smoothing_matrix(x.shape[-1], sigma_m / h[1]).to(x.device)
     return x - gx @ x @ gz.T
+
+
+def check_band(sigma_m: float, spacing: tuple[float, float]) -> tuple[float, float]:
+    """Check a :func:`high_pass` length (m) and grid spacing ``(dx, dz)`` (m); return the spacing.
+
+    Raises
+    ------
+    ConfigError
+        A length or a spacing that is not positive and finite, or a spacing of other than 2 values.
+    """
+    h = tuple(float(s) for s in spacing)
+    if len(h) != 2 or not all(s > 0 and math.isfinite(s) for s in h):
+        raise ConfigError(f"spacing must be two positive (dx, dz) values in metres, got {tuple(spacing)}")
+    if not (sigma_m > 0 and math.isfinite(sigma_m)):
+        raise ConfigError(f"sigma_m must be a positive length in metres, got {sigma_m}")
+    return h[0], h[1]
 
 
 @functools.lru_cache(maxsize=16)
