@@ -27,6 +27,7 @@ import torch
 from geolearn import ledger
 from geolearn.atomic import atomic_path
 from geolearn.learned import Trainer
+from geolearn.learned_inversion.born_sampler import BornSampler
 from geolearn.learned_inversion.fwi import NOISE_FREE, LearnedFWI, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import grid_depths
 from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
@@ -142,54 +143,35 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)
 
 
-class EncodedSampler:
-    """Training batches ``(y, x, J)`` for the :class:`~geolearn.learned.Trainer`, one per step.
+class EncodedSampler(BornSampler):
+    """The training steps' :class:`~geolearn.learned_inversion.born_sampler.BornSampler`, timed.
 
-    Draws (from the trainer's generator, so a resumed run draws the same) a pool model, one of its
-    migration backgrounds and ``case.train_shots`` shots at random (all shots when None), encoded
-    as ``case.train_encoding`` says (:class:`~geolearn.wave.SourceEncoding`: one Rademacher
-    supershot, or the subset modelled shot by shot), builds the Born operator ``J`` of that
-    experiment at that background and models ``y = J x + noise`` directly (for a supershot equal
-    to encoding the full records, ``Σ_i w_i J_i x``, at one solve instead of ``n_shots``). A step's
-    backward runs before the next draw, so every gradient uses its own step's ``J``; the replaced
-    operators' J/Jᵀ applications and propagations are summed here.
+    Each step draws a pool model, one of its migration backgrounds and ``case.train_shots`` shots
+    at random (all shots when None), encoded as ``case.train_encoding`` says
+    (:class:`~geolearn.wave.SourceEncoding`: one Rademacher supershot, or the subset modelled shot
+    by shot), and models ``y = J x + noise`` with that experiment's Born operator (for a supershot
+    equal to encoding the full records, ``Σ_i w_i J_i x``, at one solve instead of ``n_shots``).
     """
 
     def __init__(self, case: Case, pool: dict[str, torch.Tensor]):
-        self.case = case
-        self.velocity, self.backgrounds = pool["velocity"], pool["backgrounds"]  # (N, nx, nz), (N, L, nx, nz)
+        survey = case.lsrtm
+
+        def operator(v0: torch.Tensor, gen: torch.Generator) -> BornOperator:
+            model = survey.model(v0)
+            encoding = SourceEncoding(
+                survey.geometry(model), case.train_encoding, subset=case.train_shots, seed=gen
+            )
+            return BornOperator(model, encoding.geometry, v0, cache=TRAIN_CACHE_BYTES)
+
+        # pool: velocity (N, nx, nz) and backgrounds (N, L, nx, nz)
+        super().__init__(pool["velocity"], pool["backgrounds"], operator, case.noise)
         self.started: list[float] = []
-        self.current: BornOperator | None = None
-        self.applications = self.propagations = 0
 
     def __call__(
         self, batch_size: int, gen: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor, BornOperator]:
-        self.close()
         self.started.append(time.perf_counter())
-        n, lengths = self.backgrounds.shape[:2]
-        i = int(torch.randint(n, (1,), generator=gen))
-        k = int(torch.randint(lengths, (1,), generator=gen))
-        v0 = self.backgrounds[i, k]
-        survey = self.case.lsrtm
-        model = survey.model(v0)
-        encoding = SourceEncoding(
-            survey.geometry(model), self.case.train_encoding, subset=self.case.train_shots, seed=gen
-        )
-        J = self.current = BornOperator(model, encoding.geometry, v0.float(), cache=TRAIN_CACHE_BYTES)
-        x = (self.velocity[i] - v0).float()[None]
-        with torch.no_grad():
-            y = J(x)
-        noise = torch.randn(y.shape, generator=gen, dtype=y.dtype)
-        return y + self.case.noise * y.norm() / noise.norm() * noise, x, J
-
-    def close(self) -> None:
-        """Count the current operator's applications and propagations; free its kept background."""
-        J, self.current = self.current, None
-        if J is not None:
-            self.applications += sum(J.applications.values())
-            self.propagations += len(J.performance)
-            J.background.clear()
+        return super().__call__(batch_size, gen)
 
     def step_seconds(self) -> float | None:
         """Median wall time of the steps after the first of this process (the first builds kernels)."""
