@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from geolearn.atomic import atomic_path
 from geolearn.errors import ConfigError, ConvergenceError, ShapeError
+from geolearn.learned.checkpoints import check_checkpoint_fits
 from geolearn.operators import LinearOperator
 
 __all__ = ["Batch", "Loss", "ModelLoss", "Sampler", "Trainer", "TrainingHistory", "mse_loss", "nmse_db"]
@@ -330,7 +331,7 @@ class Trainer:
         anything is restored.
         """
         state = torch.load(Path(path), weights_only=True)
-        self._check_fits(state, Path(path))
+        check_checkpoint_fits(state, self.settings, self.model, Path(path))
         self.model.load_state_dict(state["model"])
         self.step_count = state["step_count"]
         self.history = TrainingHistory(**state["history"])
@@ -358,22 +359,6 @@ class Trainer:
             value.backward()
             total += float(value.detach())
         return total
-
-    def _check_fits(self, state: dict, path: Path) -> None:
-        """Refuse a checkpoint of other settings or of another model, before restoring anything."""
-        saved, now = state.get("settings"), self.settings
-        if saved != now:
-            old, new = saved or {}, now or {}
-            keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)) or ["settings"]
-            diff = "; ".join(f"{k}: {old.get(k, saved)!r} there, {new.get(k, now)!r} now" for k in keys)
-            raise ConfigError(f"checkpoint {path} was written with other settings ({diff}): rerun with "
-                              "those or remove it to start afresh")  # fmt: skip
-        own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
-        theirs = {k: tuple(v.shape) for k, v in state["model"].items()}
-        if own != theirs:
-            keys = sorted(k for k in own.keys() | theirs.keys() if own.get(k) != theirs.get(k))[:5]
-            diff = "; ".join(f"{k}: {theirs.get(k)} there, {own.get(k)} in this model" for k in keys)
-            raise ConfigError(f"checkpoint {path} holds another model (parameter shapes {diff})")
 
     def _maybe_resume(self, opt, sched, stage: int) -> int | None:
         path = self.checkpoint_path
