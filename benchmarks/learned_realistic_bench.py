@@ -7,16 +7,17 @@ migration velocity (the truth smoothed in slowness over 150 m, with a 2 % smooth
 plus 2 % Gaussian noise.
 Training: :func:`geological_models` and :func:`marmousi_training_crops` (outside the evaluation
 regions), each with migration backgrounds over 50/100/200/400 m, one drawn per step; every step a
-new random subset of ``TRAIN_SHOTS`` = 4 shots, modelled shot by shot
+new random subset of ``TRAIN_SHOTS`` = 2 shots, modelled shot by shot
 (``SourceEncoding(kind="subset")``) — evaluation and inference use the full data of all shots.
 Why subsets, not supershots: the second full run trained on Rademacher supershots of all 24 shots
 and its training loss never fell below the untrained network's; on an 80 × 40 grid with 24 shots
 (300 steps, one seed, band PSNR against CG-4 on the two Marmousi crops) 4-shot subsets gave
 +0.19 / +0.56 dB, supershots of all 24 −0.16 / +0.07, of 4 −0.06 / −0.10 and of 8 −0.23 / −0.81 dB:
-the crosstalk of encoded shots is in every training gradient and in no evaluation gradient. The third
-full run trained on 2-shot subsets, because 4-shot training then ran the 24 GB box out of memory (kept
-wavefields freed only by Python's cycle collector, since fixed in the wave layer: a full-size 2-shot step
-now holds 1.6 GB); the fourth trains on 4 shots, at twice the solves and about half the steps.
+the crosstalk of encoded shots is in every training gradient and in no evaluation gradient. Why two
+shots, not four: at full size and equal training time the fourth run's 4-shot subsets (twice the
+solves a step, 166–167 steps instead of about 310) left the network at CG's level (−0.10 to +0.07 dB
+band PSNR against CG-4 on the Marmousi crops, seeds 0 and 1), where the third run's 2-shot subsets gave
++0.15 / +0.61 dB; more steps beat cleaner steps in this budget.
 The image error of the learned gradient network's loss is
 high-passed over ``TRAIN_BAND_M`` (the band Born imaging recovers; the long wavelengths of a
 background smoothed over up to 400 m otherwise dominate the loss and its variance), and the
@@ -116,7 +117,7 @@ TEST_LENGTH_M = 150.0  # the user's background; also the band filter's σ
 FWI_START_LENGTHS_M = (50.0, 100.0, 200.0)
 FWI_EVAL_START_M = 100.0
 SEEDS = (0, 1, 2)
-TRAIN_ENCODING, TRAIN_SHOTS = "subset", 4  # full mode's training experiments (module docstring)
+TRAIN_ENCODING, TRAIN_SHOTS = "subset", 2  # full mode's training experiments (module docstring)
 TRAIN_BAND_M = TEST_LENGTH_M  # the image error of the training loss is high-passed alike
 CONTENTION = 1.3  # assumed slow-down of a task when every worker is busy (memory bandwidth)
 FINISH_S = 25.0  # kept at the end of the budget for the summary, tables and figure
