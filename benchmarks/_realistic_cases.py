@@ -27,7 +27,7 @@ import torch
 from geolearn import ledger
 from geolearn.atomic import atomic_path
 from geolearn.learned import Trainer
-from geolearn.learned_inversion.born_sampler import BornSampler
+from geolearn.learned_inversion.born_sampler import BornSampler, add_relative_noise
 from geolearn.learned_inversion.fwi import NOISE_FREE, LearnedFWI, train_learned_fwi
 from geolearn.learned_inversion.fwi_baseline import grid_depths
 from geolearn.learned_inversion.fwi_safeguard import safeguarded_fwi
@@ -284,9 +284,7 @@ def make_lsrtm_test(case: Case, work: str, name: str, seed: int) -> dict:
     with torch.no_grad():
         clean = J(x[None])
     n_j = len(J.performance)
-    gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(clean.shape, generator=gen, dtype=clean.dtype)
-    y = clean + case.noise * clean.norm() / noise.norm() * noise
+    y = add_relative_noise(clean, case.noise, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         rtm = J.adjoint(y)[0]
     save_tensors(work_dir / f"lsrtm_data_{name}.pt", y=y, x=x, rtm=rtm)

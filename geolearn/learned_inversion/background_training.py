@@ -37,6 +37,7 @@ from torch import nn
 from geolearn import ledger
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.learned import Trainer, TrainingHistory
+from geolearn.learned_inversion.born_sampler import add_relative_noise
 from geolearn.learned_inversion.learned_gradient import NetworkLoss
 from geolearn.learned_inversion.lsrtm import lsrtm_loss
 from geolearn.learned_inversion.training_models.backgrounds import migration_backgrounds
@@ -159,8 +160,7 @@ def born_training_sets(
         with torch.no_grad():
             y = J(x)
         if noise > 0:
-            n = torch.randn(y.shape, generator=gen, dtype=y.dtype)
-            y = y + noise * y.norm() / n.norm() * n
+            y = add_relative_noise(y, noise, gen)
         sets.append(BornTrainingSet(J, y, x))
     return sets
 

@@ -17,10 +17,16 @@ import torch
 from geolearn.errors import ConfigError, ShapeError
 from geolearn.wave import BornOperator
 
-__all__ = ["BornSampler"]
+__all__ = ["BornSampler", "add_relative_noise"]
 
 #: Builds a step's operator from the drawn background ``(nx, nz)`` m/s and the Trainer's generator.
 OperatorFactory = Callable[[torch.Tensor, torch.Generator], BornOperator]
+
+
+def add_relative_noise(y: torch.Tensor, level: float, gen: torch.Generator) -> torch.Tensor:
+    """``y + n`` with Gaussian ``n`` (drawn from ``gen``) scaled to ``‖n‖ = level · ‖y‖``."""
+    n = torch.randn(y.shape, generator=gen, dtype=y.dtype)
+    return y + level * y.norm() / n.norm() * n
 
 
 class BornSampler:
@@ -87,8 +93,7 @@ class BornSampler:
         x = (self.velocities[i] - v0)[None]
         with torch.no_grad():
             y = J(x)
-        n = torch.randn(y.shape, generator=gen, dtype=y.dtype)
-        return y + self.noise * y.norm() / n.norm() * n, x, J
+        return add_relative_noise(y, self.noise, gen), x, J
 
     def close(self) -> None:
         """Count the current operator's applications and propagations; free its kept backgrounds."""
